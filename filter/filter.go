@@ -1,0 +1,233 @@
+// Package filter is callfilter's domain: check requests, the facts a decision is
+// made from, rule sets, decisions and their reason codes, error kinds, and the
+// small interfaces the domain consumes (Store and its parts). Decide is a pure
+// function: no I/O, no clock, no globals. It imports only phone.
+package filter
+
+import (
+	"time"
+
+	"callfilter/phone"
+)
+
+// Channel is how the seller wants to reach the number.
+type Channel string
+
+// Channels.
+const (
+	ChannelCall Channel = "call"
+	ChannelSMS  Channel = "sms"
+)
+
+// ParseChannel returns the channel named s, or an EInvalid error with code
+// "unknown_channel".
+func ParseChannel(s string) (Channel, error) {
+	switch Channel(s) {
+	case ChannelCall, ChannelSMS:
+		return Channel(s), nil
+	}
+	return "", Errorf(EInvalid, CodeUnknownChannel, "unknown channel %q: use \"call\" or \"sms\"", s)
+}
+
+// Request is one pre-call check, with the number already normalized.
+type Request struct {
+	Number   phone.Number
+	Channel  Channel
+	Purpose  string
+	Seller   string
+	Campaign string
+	// Reserve asks that the attempt be recorded, atomically with the cap check,
+	// when the answer is allow.
+	Reserve bool
+}
+
+// Outcome is the answer of a decision.
+type Outcome string
+
+// Outcomes.
+const (
+	Allow Outcome = "allow"
+	Deny  Outcome = "deny"
+)
+
+// ReasonCode is a stable, documented cause of a decision. Codes are added, never renamed.
+type ReasonCode string
+
+// Deny reasons.
+const (
+	ReasonInvalidNumber      ReasonCode = "invalid_number"
+	ReasonMissingNumber      ReasonCode = "missing_number"
+	ReasonOnList             ReasonCode = "on_list"
+	ReasonNoConsent          ReasonCode = "no_consent"
+	ReasonConsentRevoked     ReasonCode = "consent_revoked"
+	ReasonConsentExpired     ReasonCode = "consent_expired"
+	ReasonConsentReassigned  ReasonCode = "consent_reassigned"
+	ReasonOutsideHours       ReasonCode = "outside_hours"
+	ReasonDayNotAllowed      ReasonCode = "day_not_allowed"
+	ReasonHoliday            ReasonCode = "holiday"
+	ReasonEmergencyBlock     ReasonCode = "emergency_block"
+	ReasonFrequencyCap       ReasonCode = "frequency_cap"
+	ReasonChannelNotAllowed  ReasonCode = "channel_not_allowed"
+	ReasonWirelessProhibited ReasonCode = "wireless_prohibited"
+	ReasonListStale          ReasonCode = "list_stale"
+	ReasonUnavailable        ReasonCode = "unavailable"
+)
+
+// Allow notes: why an allow was possible despite a list.
+const (
+	ReasonRelationshipExemption ReasonCode = "relationship_exemption"
+	ReasonConsent               ReasonCode = "consent"
+)
+
+// Reason is one cause of a decision. List names the list for on_list (and for
+// exemptions, the list exempted); Detail is a sentence for people.
+type Reason struct {
+	Code   ReasonCode `json:"code"`
+	List   string     `json:"list,omitempty"`
+	Detail string     `json:"detail"`
+}
+
+// Decision is the answer to a Request. For a deny, Reasons holds every cause
+// that applies; for an allow, it holds notes (consent, relationship_exemption).
+type Decision struct {
+	// ID identifies the decision in the audit trail; set by the caller of Decide.
+	ID           string
+	Outcome      Outcome
+	Reasons      []Reason
+	RulesVersion string
+	// LocalTime is the evaluation instant in the called party's (first) time zone.
+	LocalTime time.Time
+	// NextAllowedAt is the earliest instant at which the time rules (hours, days,
+	// holidays) and the frequency caps would all pass, when only they deny; zero
+	// otherwise.
+	NextAllowedAt time.Time
+}
+
+// Has reports whether the decision carries reason code c.
+func (d Decision) Has(c ReasonCode) bool {
+	for _, r := range d.Reasons {
+		if r.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ListState is what is known of a number's membership of one list.
+type ListState uint8
+
+// List states. The zero value is unknown, so a list nobody read fails closed.
+const (
+	ListUnknown ListState = iota
+	ListAbsent
+	ListPresent
+)
+
+// ListFact is the membership of the number in one list.
+type ListFact struct {
+	List  string
+	State ListState
+}
+
+// Facts are everything known about the number that a decision may need. A fact
+// that could not be read is absent and named in Unavailable: Decide then denies
+// with reason unavailable (fail closed).
+type Facts struct {
+	// Lists holds the state of each list that applies; a list missing here is unknown.
+	Lists []ListFact
+	// Consents are the grants for the number and seller (all purposes and channels).
+	Consents []Consent
+	// Revocations are the revocations recorded for the number.
+	Revocations []Revocation
+	// Relationships are the number's relationships with the seller.
+	Relationships []Relationship
+	// Attempts are the reserved attempts for number, seller, purpose and channel
+	// within the longest cap window.
+	Attempts []time.Time
+	// Unavailable names each fact that could not be read, and why.
+	Unavailable []string
+}
+
+// ListState returns the state of the named list in f.
+func (f *Facts) ListState(list string) ListState {
+	for _, l := range f.Lists {
+		if l.List == list {
+			return l.State
+		}
+	}
+	return ListUnknown
+}
+
+// Subject identifies a number in records that must not hold it in plain text:
+// HMAC-SHA256 of the E.164 form under the deployment's secret.
+type Subject [32]byte
+
+// Consent is a grant of consent by the owner of a number to be contacted by a
+// seller for a purpose on a channel.
+type Consent struct {
+	Subject   Subject
+	Last4     string
+	Seller    string
+	Purpose   string
+	Channel   Channel
+	GrantedAt time.Time
+	// ExpiresAt is when the consent lapses; zero for never.
+	ExpiresAt time.Time
+	Source    string
+	Evidence  string
+}
+
+// Revocation withdraws consent. Empty Seller, Purpose or Channel match all: a
+// revocation by number alone revokes everything for it. It revokes every consent
+// it matches that was granted at or before At.
+type Revocation struct {
+	Subject Subject
+	Last4   string
+	Seller  string
+	Purpose string
+	Channel Channel
+	At      time.Time
+	Source  string
+}
+
+// Matches reports whether r revokes consent c (ignoring time).
+func (r Revocation) Matches(c Consent) bool {
+	return r.Subject == c.Subject &&
+		(r.Seller == "" || r.Seller == c.Seller) &&
+		(r.Purpose == "" || r.Purpose == c.Purpose) &&
+		(r.Channel == "" || r.Channel == c.Channel)
+}
+
+// RelationshipKind is the kind of prior relationship a number has with a seller.
+type RelationshipKind string
+
+// Relationship kinds (US TSR: an established business relationship follows a
+// purchase or an inquiry).
+const (
+	RelationshipPurchase RelationshipKind = "purchase"
+	RelationshipInquiry  RelationshipKind = "inquiry"
+)
+
+// ParseRelationshipKind returns the kind named s or an EInvalid error.
+func ParseRelationshipKind(s string) (RelationshipKind, error) {
+	switch RelationshipKind(s) {
+	case RelationshipPurchase, RelationshipInquiry:
+		return RelationshipKind(s), nil
+	}
+	return "", Errorf(EInvalid, "invalid_kind", "unknown relationship kind %q: use \"purchase\" or \"inquiry\"", s)
+}
+
+// Relationship is the latest event of a kind between a number and a seller.
+type Relationship struct {
+	Subject Subject
+	Last4   string
+	Seller  string
+	Kind    RelationshipKind
+	At      time.Time
+}
+
+// Cap limits reserved attempts: at most Max within any rolling Window.
+type Cap struct {
+	Max    int           `yaml:"max" json:"max"`
+	Window time.Duration `yaml:"window" json:"window"`
+}
