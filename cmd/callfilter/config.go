@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the service configuration, read from YAML and then from the
+// environment (CALLFILTER_*), which wins.
+type Config struct {
+	// Listen is the address to serve HTTP on.
+	Listen string `yaml:"listen"`
+	// DefaultRegion reads numbers written without a country code.
+	DefaultRegion string `yaml:"default_region"`
+	// Rules is the rule-set file, relative to the config file.
+	Rules string      `yaml:"rules"`
+	Store StoreConfig `yaml:"store"`
+	// HMACSecret keys the hashes that consent, relationship and attempt records
+	// are stored under. HMACSecretFile names a file holding it. With neither,
+	// a secret is generated beside the embedded store on first start.
+	HMACSecret     string      `yaml:"hmac_secret"`
+	HMACSecretFile string      `yaml:"hmac_secret_file"`
+	HTTP           HTTPConfig  `yaml:"http"`
+	Bloom          BloomConfig `yaml:"bloom"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+
+	// AdminKey, from CALLFILTER_ADMIN_KEY only, is an admin key for scripts and tests.
+	AdminKey string `yaml:"-"`
+	dir      string
+}
+
+// StoreConfig selects and configures the store.
+type StoreConfig struct {
+	// Kind is "embedded" (the default).
+	Kind string `yaml:"kind"`
+	// Path is the embedded store's file, relative to the config file.
+	Path string `yaml:"path"`
+}
+
+// HTTPConfig bounds requests.
+type HTTPConfig struct {
+	BodyLimitMiB   int           `yaml:"body_limit_mib"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	ReadTimeout    time.Duration `yaml:"read_timeout"`
+	WriteTimeout   time.Duration `yaml:"write_timeout"`
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// BloomConfig sizes the lists' bloom filters.
+type BloomConfig struct {
+	FalsePositiveRate float64 `yaml:"false_positive_rate"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Listen:        "127.0.0.1:8080",
+		DefaultRegion: "US",
+		Rules:         "rules.yaml",
+		Store:         StoreConfig{Kind: "embedded", Path: "data/callfilter.db"},
+		HTTP: HTTPConfig{
+			BodyLimitMiB: 4, RequestTimeout: 2 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Bloom:    BloomConfig{FalsePositiveRate: 1e-4},
+		LogLevel: "info",
+	}
+}
+
+// loadConfig reads the file at path (if path is "" the defaults are used),
+// applies the environment and validates.
+func loadConfig(path string) (Config, error) {
+	c := defaultConfig()
+	c.dir = "."
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		c.dir = filepath.Dir(path)
+	}
+	c.applyEnv(os.Getenv)
+	return c, c.validate()
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	if v := getenv("CALLFILTER_LISTEN"); v != "" {
+		c.Listen = v
+	}
+	if v := getenv("CALLFILTER_STORE_PATH"); v != "" {
+		// A path from the environment is relative to the working directory.
+		if abs, err := filepath.Abs(v); err == nil {
+			v = abs
+		}
+		c.Store.Path = v
+	}
+	if v := getenv("CALLFILTER_HMAC_SECRET"); v != "" {
+		c.HMACSecret = v
+	}
+	if v := getenv("CALLFILTER_RULES"); v != "" {
+		if abs, err := filepath.Abs(v); err == nil {
+			v = abs
+		}
+		c.Rules = v
+	}
+	if v := getenv("CALLFILTER_LOG_LEVEL"); v != "" {
+		c.LogLevel = v
+	}
+	c.AdminKey = getenv("CALLFILTER_ADMIN_KEY")
+}
+
+// validate reports every problem, each saying how to fix it.
+func (c *Config) validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: set an address such as 127.0.0.1:8080"))
+	}
+	if c.Rules == "" {
+		errs = append(errs, errors.New("rules: name the rule-set file, e.g. rules.yaml"))
+	}
+	switch c.Store.Kind {
+	case "embedded":
+		if c.Store.Path == "" {
+			errs = append(errs, errors.New("store.path: name the embedded store's file, e.g. data/callfilter.db"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store.kind: %q is not a store kind; use \"embedded\"", c.Store.Kind))
+	}
+	if c.HMACSecret != "" && c.HMACSecretFile != "" {
+		errs = append(errs, errors.New("hmac_secret and hmac_secret_file are both set: keep one"))
+	}
+	if c.HMACSecret != "" && len(c.HMACSecret) < 16 {
+		errs = append(errs, errors.New("hmac_secret: use at least 16 characters (32 random bytes recommended)"))
+	}
+	if c.HTTP.BodyLimitMiB <= 0 {
+		errs = append(errs, fmt.Errorf("http.body_limit_mib (%d) must be at least 1", c.HTTP.BodyLimitMiB))
+	}
+	for name, d := range map[string]time.Duration{
+		"http.request_timeout": c.HTTP.RequestTimeout, "http.read_timeout": c.HTTP.ReadTimeout,
+		"http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout,
+		"http.shutdown_timeout": c.HTTP.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s (%v) must be positive, e.g. 2s", name, d))
+		}
+	}
+	if p := c.Bloom.FalsePositiveRate; p <= 0 || p >= 0.1 {
+		errs = append(errs, fmt.Errorf("bloom.false_positive_rate (%v) must be between 0 and 0.1, e.g. 0.0001", p))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level: %q is not a level; use debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// path resolves p relative to the config file's folder.
+func (c *Config) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}

@@ -1,0 +1,115 @@
+// Command callfilter is the pre-call compliance filter: `callfilter serve` runs
+// the HTTP service, `callfilter import` loads a do-not-contact list, and
+// `callfilter check-config` validates a configuration and its rules. main only
+// parses flags and wires the packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is stamped in by the release build (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `callfilter decides whether a seller may call or text a number, and says why.
+
+Usage:
+  callfilter serve        [--config config.yaml]    run the HTTP service (the default)
+  callfilter import       [--config config.yaml] --list NAME [--region US] FILE|-
+                          load numbers (one per line, or the first CSV column) into a list
+  callfilter check-config [--config config.yaml]    validate the configuration and its rules
+  callfilter version
+
+Environment: CALLFILTER_LISTEN, CALLFILTER_STORE_PATH, CALLFILTER_HMAC_SECRET,
+CALLFILTER_RULES, CALLFILTER_LOG_LEVEL, CALLFILTER_ADMIN_KEY (an admin API key).
+`
+
+// run is main with its outside world passed in, so tests can drive it.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serveCmd(args, stderr)
+	case "import":
+		err = importCmd(args, stdout, stderr)
+	case "check-config":
+		err = checkConfigCmd(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "callfilter", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "callfilter: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "callfilter:", err)
+		return 1
+	}
+	return 0
+}
+
+func flags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := fs.String("config", "config.yaml", "configuration file")
+	return fs, cfg
+}
+
+func serveCmd(args []string, stderr io.Writer) error {
+	fs, cfgPath := flags("serve", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	m := NewMain(cfg, stderr)
+	if err := m.Open(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	runErr := m.Run(ctx)
+	if err := m.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+func checkConfigCmd(args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("check-config", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	rs, err := loadRules(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "config %s is valid; rules %s version %s\n", *cfgPath, cfg.path(cfg.Rules), rs.Version)
+	return nil
+}

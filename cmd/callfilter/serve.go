@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"callfilter/api"
+	"callfilter/dnc"
+	"callfilter/filter"
+	"callfilter/phone"
+	"callfilter/service"
+	"callfilter/store/embedded"
+)
+
+// Main is the running service: it owns every part and closes them in reverse
+// order of opening.
+type Main struct {
+	cfg    Config
+	log    *slog.Logger
+	stderr io.Writer
+
+	store  *embedded.Store
+	lists  *dnc.Lists
+	svc    *service.Service
+	server *api.Server
+	ln     net.Listener
+	wg     sync.WaitGroup
+}
+
+// NewMain returns a Main for cfg that logs JSON to stderr.
+func NewMain(cfg Config, stderr io.Writer) *Main {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return &Main{cfg: cfg, log: log, stderr: stderr}
+}
+
+// Open opens the store, loads the rules, builds the service and binds the
+// listener. Lists are loaded by Run, in the background: until then /readyz
+// says not ready and checks deny with unavailable.
+func (m *Main) Open(ctx context.Context) error {
+	rs, err := loadRules(m.cfg)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(m.cfg)
+	if err != nil {
+		return err
+	}
+	m.store = st
+	secret, err := hmacSecret(m.cfg, m.log)
+	if err != nil {
+		return err
+	}
+	m.lists = dnc.New(st, dnc.Options{FalsePositiveRate: m.cfg.Bloom.FalsePositiveRate})
+	m.svc, err = service.New(st, m.lists, rs, service.Options{
+		DefaultRegion: m.cfg.DefaultRegion,
+		Hasher:        filter.NewHasher(secret),
+	})
+	if err != nil {
+		return err
+	}
+	if err := m.keys(ctx); err != nil {
+		return err
+	}
+	m.server = api.New(m.svc, api.Options{
+		BodyLimit:      m.cfg.HTTP.BodyLimitMiB << 20,
+		RequestTimeout: m.cfg.HTTP.RequestTimeout,
+		ReadTimeout:    m.cfg.HTTP.ReadTimeout,
+		WriteTimeout:   m.cfg.HTTP.WriteTimeout,
+		IdleTimeout:    m.cfg.HTTP.IdleTimeout,
+		Logger:         m.log,
+	})
+	m.ln, err = net.Listen("tcp", m.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (set listen in the config or CALLFILTER_LISTEN)", m.cfg.Listen, err)
+	}
+	return nil
+}
+
+// keys installs the key given in the environment, or on a first start with no
+// key at all prints a generated admin key once.
+func (m *Main) keys(ctx context.Context) error {
+	if m.cfg.AdminKey != "" {
+		if err := m.svc.EnsureKey(ctx, "env-admin", filter.RoleAdmin, m.cfg.AdminKey); err != nil {
+			return fmt.Errorf("CALLFILTER_ADMIN_KEY: %w", err)
+		}
+		return nil
+	}
+	secret, err := m.svc.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("create the first admin key: %w", err)
+	}
+	if secret != "" {
+		fmt.Fprintf(m.stderr, "\nNo API key existed, so an admin key was created. It is shown this once:\n\n    %s\n\nUse it as 'Authorization: Bearer <key>'; create narrower keys with POST /v1/keys.\n\n", secret)
+	}
+	return nil
+}
+
+// Run serves until ctx is cancelled (SIGINT, SIGTERM) and reloads the rules on
+// SIGHUP.
+func (m *Main) Run(ctx context.Context) error {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		phone.Warm()
+		names := m.svc.Rules().ListNames()
+		if err := m.lists.Load(ctx, names); err != nil {
+			m.log.Error("lists not loaded: checks deny with unavailable", "err", err)
+			return
+		}
+		m.log.Info("lists loaded, ready", "lists", len(m.lists.Status()))
+	}()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				m.reloadRules()
+			}
+		}
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- m.server.Listener(m.ln) }()
+	m.log.Info("serving", "addr", m.ln.Addr().String(), "version", version, "rules_version", m.svc.Rules().Version)
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	m.log.Info("shutting down: draining in-flight requests", "timeout", m.cfg.HTTP.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := m.server.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-served
+	return nil
+}
+
+func (m *Main) reloadRules() {
+	rs, err := loadRules(m.cfg)
+	if err != nil {
+		m.log.Error("rules not reloaded: the previous rules stay in force", "err", err)
+		return
+	}
+	m.svc.SetRules(rs)
+	m.log.Info("rules reloaded", "rules_version", rs.Version)
+}
+
+// Close stops the background work and closes the store.
+func (m *Main) Close() error {
+	m.wg.Wait()
+	if m.lists != nil {
+		m.lists.Close()
+	}
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			return fmt.Errorf("close store: %w", err)
+		}
+	}
+	return nil
+}
+
+func loadRules(cfg Config) (*filter.RuleSet, error) {
+	rs, err := filter.LoadRules(cfg.path(cfg.Rules))
+	if err != nil {
+		return nil, fmt.Errorf("rules %s: %w", cfg.path(cfg.Rules), err)
+	}
+	return rs, nil
+}
+
+func openStore(cfg Config) (*embedded.Store, error) {
+	st, err := embedded.Open(cfg.path(cfg.Store.Path), embedded.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+// hmacSecret returns the configured secret or, when none is configured, the one
+// kept beside the embedded store, generating it on first start. Losing it
+// orphans every consent record, so it is never regenerated silently.
+func hmacSecret(cfg Config, log *slog.Logger) ([]byte, error) {
+	if cfg.HMACSecret != "" {
+		return []byte(cfg.HMACSecret), nil
+	}
+	file := cfg.HMACSecretFile
+	generate := false
+	if file == "" {
+		file = filepath.Join(filepath.Dir(cfg.path(cfg.Store.Path)), "hmac.secret")
+		generate = true
+	} else {
+		file = cfg.path(file)
+	}
+	data, err := os.ReadFile(file)
+	switch {
+	case err == nil:
+		s := strings.TrimSpace(string(data))
+		if len(s) < 16 {
+			return nil, fmt.Errorf("hmac secret file %s holds fewer than 16 characters", file)
+		}
+		return []byte(s), nil
+	case errors.Is(err, os.ErrNotExist) && generate:
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		s := hex.EncodeToString(b[:])
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", filepath.Dir(file), err)
+		}
+		if err := os.WriteFile(file, []byte(s+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write hmac secret: %w", err)
+		}
+		log.Warn("generated an HMAC secret beside the store; back it up with the store, or set CALLFILTER_HMAC_SECRET", "file", file)
+		return []byte(s), nil
+	default:
+		return nil, fmt.Errorf("read hmac secret: %w", err)
+	}
+}
