@@ -1,0 +1,1099 @@
+// Package store holds what every implementation of filter.Store shares: the
+// conformance suite each must pass (Run, Suite) and Faulty, a wrapper that
+// makes any store fail on demand, for fail-closed tests elsewhere. The Store
+// interface itself is declared by its consumer, package filter.
+package store
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"callfilter/filter"
+)
+
+// Suite is the conformance suite of filter.Store. Beyond the doc comments of
+// filter.Store, it pins down these choices, which every implementation makes
+// the same way:
+//
+//   - Every error is a *filter.Error: EInvalid for bad arguments (nothing is
+//     changed), ENotFound and EConflict where the interface says,
+//     EUnavailable for everything else. A context that is done before a call
+//     gives EUnavailable wrapping ctx.Err() (errors.Is(err,
+//     context.Canceled) holds), and the call changes nothing. A closed store
+//     answers EUnavailable, never a fact.
+//   - AddToList with no keys creates the list (count 0). Every successful
+//     AddToList or RemoveFromList of an existing list sets its UpdatedAt (a
+//     re-import refreshes a list even when it adds nothing); a list key is a
+//     number's key, 1 to 15 digits (0 is EInvalid).
+//   - Facts returns exactly one ListFact per queried list, in query order;
+//     a list that does not exist is ListAbsent.
+//   - Revoke counts the consents it revokes: those Revocation.Matches that
+//     were granted at or before its At.
+//   - A Cap {Max, Window} of Reserve counts the attempts after At-Window (one
+//     exactly Window before At is not counted) including any recorded after
+//     At; Max 0 never grants; no caps always grants; a denied attempt is not
+//     recorded. A Window that is not positive or a negative Max is EInvalid.
+//   - Records keep at most four characters of Last4 (EInvalid otherwise), so
+//     no record can hold a whole number.
+//   - PutKey is EConflict for a name in use and for a hash in use (KeyByHash
+//     could not tell two keys with one secret apart).
+//   - Times come back equal (time.Time.Equal) to what was stored, at least to
+//     the millisecond; the suite uses whole milliseconds.
+//
+// What the suite does not pin down: the order of Facts' slices, and whether
+// attempts older than the longest cap window survive the next Reserve.
+type Suite struct {
+	// Open returns a fresh, empty store and registers a cleanup (t.Cleanup)
+	// that closes it. The suite closes some stores itself, so that cleanup
+	// must accept a store closed already (and may ignore its error).
+	Open func(t *testing.T) filter.Store
+	// Reopen closes s and returns a store over the same data, as a restart of
+	// the process would, with a cleanup like Open's. Nil skips the durability
+	// tests; an implementation that keeps data on disk must provide it.
+	Reopen func(t *testing.T, s filter.Store) filter.Store
+}
+
+// Run runs the conformance suite against the stores open returns, without the
+// durability tests (see Suite for those).
+func Run(t *testing.T, open func(t *testing.T) filter.Store) {
+	Suite{Open: open}.Run(t)
+}
+
+// Run runs every test of the suite as a subtest of t.
+func (s Suite) Run(t *testing.T) {
+	if s.Open == nil {
+		t.Fatal("store.Suite: Open is nil")
+	}
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, st filter.Store)
+	}{
+		{"Lists/AddAndCount", testListAdd},
+		{"Lists/AddEmptyCreates", testListAddEmpty},
+		{"Lists/Remove", testListRemove},
+		{"Lists/Scan", testListScan},
+		{"Lists/ScanStop", testListScanStop},
+		{"Lists/Info", testListInfo},
+		{"Lists/Isolated", testListIsolated},
+		{"Lists/Invalid", testListInvalid},
+		{"Lists/ConcurrentAdds", testListConcurrent},
+		{"Facts/Lists", testFactsLists},
+		{"Facts/Empty", testFactsEmpty},
+		{"Consents/PerSeller", testConsents},
+		{"Consents/Replace", testConsentReplace},
+		{"Consents/Invalid", testConsentInvalid},
+		{"Consents/Concurrent", testConsentConcurrent},
+		{"Revocations/Matched", testRevoke},
+		{"Revocations/KeptWhenMatchingNone", testRevokeNone},
+		{"Revocations/Invalid", testRevokeInvalid},
+		{"Relationships/Latest", testRelationships},
+		{"Relationships/Invalid", testRelationshipInvalid},
+		{"Attempts/Since", testAttemptsSince},
+		{"Reserve/Cap", testReserveCap},
+		{"Reserve/Boundary", testReserveBoundary},
+		{"Reserve/MultipleCaps", testReserveMultipleCaps},
+		{"Reserve/MaxZeroAndNoCaps", testReserveZeroAndNone},
+		{"Reserve/Isolated", testReserveIsolated},
+		{"Reserve/Concurrent", testReserveConcurrent},
+		{"Reserve/Invalid", testReserveInvalid},
+		{"Keys/PutGetDelete", testKeys},
+		{"Keys/Conflict", testKeysConflict},
+		{"Keys/Invalid", testKeysInvalid},
+		{"Context/Cancelled", testCancelled},
+		{"Closed", testClosed},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, s.Open(t)) })
+	}
+	t.Run("Durability", func(t *testing.T) {
+		if s.Reopen == nil {
+			t.Skip("store.Suite: no Reopen, durability not tested")
+		}
+		s.testDurability(t)
+	})
+}
+
+// base is the suite's reference instant, in whole milliseconds.
+var base = time.Date(2030, 3, 4, 10, 0, 0, 0, time.UTC)
+
+// subject returns a distinct, non-zero Subject for each n.
+func subject(n int) filter.Subject {
+	return sha256.Sum256(fmt.Appendf(nil, "store-suite-subject-%d", n))
+}
+
+func wantKind(t *testing.T, err error, want filter.Kind, what string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: got nil error, want kind %s", what, want)
+	}
+	if _, ok := errors.AsType[*filter.Error](err); !ok {
+		t.Fatalf("%s: got %T %v, want a *filter.Error of kind %s", what, err, err, want)
+	}
+	if got := filter.ErrorKind(err); got != want {
+		t.Fatalf("%s: got kind %s (%v), want %s", what, got, err, want)
+	}
+}
+
+func must(t *testing.T, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func mustAdd(t *testing.T, st filter.Store, list string, keys ...uint64) int {
+	t.Helper()
+	n, err := st.AddToList(t.Context(), list, keys)
+	must(t, err, "AddToList "+list)
+	return n
+}
+
+func scan(t *testing.T, st filter.Store, list string) []uint64 {
+	t.Helper()
+	var got []uint64
+	must(t, st.ScanList(t.Context(), list, func(k uint64) error {
+		got = append(got, k)
+		return nil
+	}), "ScanList "+list)
+	return got
+}
+
+func listInfo(t *testing.T, st filter.Store, name string) (filter.ListInfo, bool) {
+	t.Helper()
+	infos, err := st.Lists(t.Context())
+	must(t, err, "Lists")
+	for _, li := range infos {
+		if li.Name == name {
+			return li, true
+		}
+	}
+	return filter.ListInfo{}, false
+}
+
+func facts(t *testing.T, st filter.Store, q filter.FactsQuery) filter.Facts {
+	t.Helper()
+	f, err := st.Facts(t.Context(), q)
+	must(t, err, "Facts")
+	return f
+}
+
+// sameSet fails unless got and want hold the same elements, in any order,
+// after norm.
+func sameSet[T comparable](t *testing.T, what string, got, want []T, norm func(T) T) {
+	t.Helper()
+	left := make([]T, len(want))
+	for i, w := range want {
+		left[i] = norm(w)
+	}
+	var extra []T
+	for _, g := range got {
+		g = norm(g)
+		if i := slices.Index(left, g); i >= 0 {
+			left = slices.Delete(left, i, i+1)
+		} else {
+			extra = append(extra, g)
+		}
+	}
+	if len(left) > 0 || len(extra) > 0 {
+		t.Fatalf("%s: got %d, want %d\nmissing: %+v\nunexpected: %+v", what, len(got), len(want), left, extra)
+	}
+}
+
+func normConsent(c filter.Consent) filter.Consent {
+	c.GrantedAt, c.ExpiresAt = normTime(c.GrantedAt), normTime(c.ExpiresAt)
+	return c
+}
+
+func normRevocation(r filter.Revocation) filter.Revocation {
+	r.At = normTime(r.At)
+	return r
+}
+
+func normRelationship(r filter.Relationship) filter.Relationship {
+	r.At = normTime(r.At)
+	return r
+}
+
+func normKey(k filter.APIKey) filter.APIKey {
+	k.CreatedAt = normTime(k.CreatedAt)
+	return k
+}
+
+// normTime makes equal instants ==: UTC, no monotonic reading; zero stays zero.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func testListAdd(t *testing.T, st filter.Store) {
+	if got := mustAdd(t, st, "national", 13105550103, 13105550101, 13105550102); got != 3 {
+		t.Fatalf("first add: got %d added, want 3", got)
+	}
+	if got := mustAdd(t, st, "national", 13105550102, 13105550103, 13105550104, 13105550104); got != 1 {
+		t.Fatalf("second add (two present, one new twice): got %d added, want 1", got)
+	}
+	if got := mustAdd(t, st, "national", 13105550101); got != 0 {
+		t.Fatalf("re-adding a present key: got %d added, want 0", got)
+	}
+	want := []uint64{13105550101, 13105550102, 13105550103, 13105550104}
+	if got := scan(t, st, "national"); !slices.Equal(got, want) {
+		t.Fatalf("ScanList: got %v, want %v", got, want)
+	}
+	li, ok := listInfo(t, st, "national")
+	if !ok || li.Count != 4 {
+		t.Fatalf("Lists: got %+v (found %v), want count 4", li, ok)
+	}
+}
+
+func testListAddEmpty(t *testing.T, st filter.Store) {
+	if got := mustAdd(t, st, "empty"); got != 0 {
+		t.Fatalf("AddToList with no keys: got %d added, want 0", got)
+	}
+	li, ok := listInfo(t, st, "empty")
+	if !ok || li.Count != 0 {
+		t.Fatalf("Lists after AddToList with no keys: got %+v (found %v), want the list with count 0", li, ok)
+	}
+}
+
+func testListRemove(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	mustAdd(t, st, "company", 1, 2, 3)
+	n, err := st.RemoveFromList(ctx, "company", []uint64{2, 5, 2})
+	must(t, err, "RemoveFromList")
+	if n != 1 {
+		t.Fatalf("RemoveFromList {2, 5, 2} of {1, 2, 3}: got %d removed, want 1", n)
+	}
+	if n, err = st.RemoveFromList(ctx, "company", []uint64{2}); err != nil || n != 0 {
+		t.Fatalf("removing an absent key: got %d, %v, want 0, nil", n, err)
+	}
+	if got, want := scan(t, st, "company"), []uint64{1, 3}; !slices.Equal(got, want) {
+		t.Fatalf("ScanList after remove: got %v, want %v", got, want)
+	}
+	if li, _ := listInfo(t, st, "company"); li.Count != 2 {
+		t.Fatalf("count after remove: got %d, want 2", li.Count)
+	}
+	if mustAdd(t, st, "company", 2) != 1 {
+		t.Fatal("re-adding a removed key: want 1 added")
+	}
+	if n, err = st.RemoveFromList(ctx, "nosuchlist", []uint64{1}); err != nil || n != 0 {
+		t.Fatalf("removing from a list that does not exist: got %d, %v, want 0, nil", n, err)
+	}
+	if _, ok := listInfo(t, st, "nosuchlist"); ok {
+		t.Fatal("removing from a list that does not exist created it")
+	}
+}
+
+func testListScan(t *testing.T, st filter.Store) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[uint64]bool{}
+	var keys []uint64
+	for len(keys) < 5000 {
+		k := 10_000_000_000 + rng.Uint64N(10_000_000_000)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for i := 0; i < len(keys); i += 1000 {
+		mustAdd(t, st, "big", keys[i:i+1000]...)
+	}
+	got := scan(t, st, "big")
+	want := slices.Sorted(slices.Values(keys))
+	if !slices.Equal(got, want) {
+		t.Fatalf("ScanList of %d random keys: got %d keys, sorted %v; want every key in ascending order",
+			len(keys), len(got), slices.IsSorted(got))
+	}
+	if got := scan(t, st, "nosuchlist"); len(got) != 0 {
+		t.Fatalf("ScanList of a list that does not exist: got %d keys, want none", len(got))
+	}
+}
+
+func testListScanStop(t *testing.T, st filter.Store) {
+	mustAdd(t, st, "l", 5, 4, 3, 2, 1)
+	stop := errors.New("stop here")
+	var got []uint64
+	err := st.ScanList(t.Context(), "l", func(k uint64) error {
+		got = append(got, k)
+		if len(got) == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("ScanList whose fn fails: got error %v, want fn's error", err)
+	}
+	if want := []uint64{1, 2, 3}; !slices.Equal(got, want) {
+		t.Fatalf("ScanList stopping at the 3rd key: fn saw %v, want %v", got, want)
+	}
+}
+
+func testListInfo(t *testing.T, st filter.Store) {
+	before := time.Now().Add(-time.Second)
+	mustAdd(t, st, "b", 1, 2)
+	mustAdd(t, st, "a", 1)
+	mustAdd(t, st, "c", 1, 2, 3)
+	after := time.Now().Add(time.Second)
+	infos, err := st.Lists(t.Context())
+	must(t, err, "Lists")
+	names := make([]string, len(infos))
+	for i, li := range infos {
+		names[i] = li.Name
+		if li.UpdatedAt.Before(before) || li.UpdatedAt.After(after) {
+			t.Errorf("list %s: UpdatedAt %v, want between %v and %v", li.Name, li.UpdatedAt, before, after)
+		}
+	}
+	if want := []string{"a", "b", "c"}; !slices.Equal(names, want) {
+		t.Fatalf("Lists: got names %v, want %v (sorted)", names, want)
+	}
+	for i, want := range []int64{1, 2, 3} {
+		if infos[i].Count != want {
+			t.Errorf("list %s: count %d, want %d", infos[i].Name, infos[i].Count, want)
+		}
+	}
+	first := infos[0].UpdatedAt
+	time.Sleep(5 * time.Millisecond)
+	mustAdd(t, st, "a", 1) // adds nothing, still refreshes
+	if li, _ := listInfo(t, st, "a"); li.UpdatedAt.Before(first) {
+		t.Fatalf("UpdatedAt went back: %v after %v", li.UpdatedAt, first)
+	}
+}
+
+func testListIsolated(t *testing.T, st filter.Store) {
+	mustAdd(t, st, "a", 100)
+	mustAdd(t, st, "b", 200)
+	if got := scan(t, st, "a"); !slices.Equal(got, []uint64{100}) {
+		t.Fatalf("list a: got %v, want [100]", got)
+	}
+	if got := scan(t, st, "b"); !slices.Equal(got, []uint64{200}) {
+		t.Fatalf("list b: got %v, want [200]", got)
+	}
+}
+
+func testListInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	_, err := st.AddToList(ctx, "", []uint64{1})
+	wantKind(t, err, filter.EInvalid, "AddToList with an empty name")
+	_, err = st.AddToList(ctx, "l", []uint64{1, 0})
+	wantKind(t, err, filter.EInvalid, "AddToList with key 0")
+	_, err = st.AddToList(ctx, "l", []uint64{1, 10_000_000_000_000_000})
+	wantKind(t, err, filter.EInvalid, "AddToList with a 17-digit key")
+	if _, ok := listInfo(t, st, "l"); ok {
+		t.Fatal("a rejected AddToList created its list")
+	}
+	_, err = st.RemoveFromList(ctx, "", []uint64{1})
+	wantKind(t, err, filter.EInvalid, "RemoveFromList with an empty name")
+}
+
+func testListConcurrent(t *testing.T, st filter.Store) {
+	const workers, per = 8, 500
+	var wg sync.WaitGroup
+	added := make([]int, workers)
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			// Worker w adds [w*per/2, w*per/2+per): half overlaps the next worker.
+			keys := make([]uint64, per)
+			for i := range keys {
+				keys[i] = uint64(1_000_000 + w*per/2 + i)
+			}
+			added[w], errs[w] = st.AddToList(t.Context(), "shared", keys)
+		})
+	}
+	wg.Wait()
+	total := 0
+	for w := range workers {
+		must(t, errs[w], "concurrent AddToList")
+		total += added[w]
+	}
+	want := (workers-1)*per/2 + per
+	if total != want {
+		t.Fatalf("concurrent adds: added counts sum to %d, want %d distinct keys", total, want)
+	}
+	if li, _ := listInfo(t, st, "shared"); li.Count != int64(want) {
+		t.Fatalf("concurrent adds: count %d, want %d", li.Count, want)
+	}
+	if got := len(scan(t, st, "shared")); got != want {
+		t.Fatalf("concurrent adds: scanned %d keys, want %d", got, want)
+	}
+}
+
+func testFactsLists(t *testing.T, st filter.Store) {
+	const key = 12125550134
+	mustAdd(t, st, "federal", key, 12125550135)
+	mustAdd(t, st, "state", 12125550136)
+	mustAdd(t, st, "company", key)
+	f := facts(t, st, filter.FactsQuery{Key: key, Lists: []string{"federal", "state", "nosuchlist"}})
+	want := []filter.ListFact{
+		{List: "federal", State: filter.ListPresent},
+		{List: "state", State: filter.ListAbsent},
+		{List: "nosuchlist", State: filter.ListAbsent},
+	}
+	if !slices.Equal(f.Lists, want) {
+		t.Fatalf("Facts lists: got %+v, want %+v (one per queried list, none for company)", f.Lists, want)
+	}
+	if got := f.ListState("company"); got != filter.ListUnknown {
+		t.Fatalf("a list not queried: got state %v, want unknown", got)
+	}
+	f = facts(t, st, filter.FactsQuery{Key: key})
+	if len(f.Lists) != 0 {
+		t.Fatalf("Facts with no lists queried: got %+v, want none", f.Lists)
+	}
+}
+
+func testFactsEmpty(t *testing.T, st filter.Store) {
+	f := facts(t, st, filter.FactsQuery{
+		Key: 1, Lists: []string{"x"}, Subject: subject(1), Seller: "acme",
+		Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: base.Add(-24 * time.Hour),
+	})
+	if len(f.Consents)+len(f.Revocations)+len(f.Relationships)+len(f.Attempts)+len(f.Unavailable) != 0 {
+		t.Fatalf("Facts of an empty store: got %+v, want only an absent list", f)
+	}
+	if !slices.Equal(f.Lists, []filter.ListFact{{List: "x", State: filter.ListAbsent}}) {
+		t.Fatalf("Facts of an empty store: lists %+v, want x absent", f.Lists)
+	}
+}
+
+func consent(subj int, seller, purpose string, ch filter.Channel, granted time.Time) filter.Consent {
+	return filter.Consent{
+		Subject: subject(subj), Last4: "0134", Seller: seller, Purpose: purpose, Channel: ch,
+		GrantedAt: granted, ExpiresAt: granted.Add(365 * 24 * time.Hour),
+		Source: "web form", Evidence: "https://example.com/form/1?ip=203.0.113.7",
+	}
+}
+
+func putConsents(t *testing.T, st filter.Store, cs ...filter.Consent) {
+	t.Helper()
+	for _, c := range cs {
+		must(t, st.PutConsent(t.Context(), c), "PutConsent")
+	}
+}
+
+func testConsents(t *testing.T, st filter.Store) {
+	mine := []filter.Consent{
+		consent(1, "acme", "insurance", filter.ChannelCall, base),
+		consent(1, "acme", "insurance", filter.ChannelSMS, base.Add(time.Minute)),
+		consent(1, "acme", "housing", filter.ChannelCall, base.Add(2*time.Minute)),
+	}
+	mine[2].ExpiresAt = time.Time{} // never
+	mine[2].Last4 = ""
+	putConsents(t, st, mine...)
+	putConsents(t, st,
+		consent(1, "acme2", "insurance", filter.ChannelCall, base), // a seller whose name extends acme
+		consent(1, "other", "insurance", filter.ChannelCall, base),
+		consent(2, "acme", "insurance", filter.ChannelCall, base),
+	)
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall})
+	sameSet(t, "consents of subject 1 with acme", f.Consents, mine, normConsent)
+	f = facts(t, st, filter.FactsQuery{Subject: subject(3), Seller: "acme"})
+	if len(f.Consents) != 0 {
+		t.Fatalf("consents of a subject with none: got %+v", f.Consents)
+	}
+}
+
+func testConsentReplace(t *testing.T, st filter.Store) {
+	old := consent(1, "acme", "insurance", filter.ChannelCall, base)
+	putConsents(t, st, old)
+	repl := old
+	repl.GrantedAt = base.Add(time.Hour)
+	repl.ExpiresAt = time.Time{}
+	repl.Source = "ivr"
+	repl.Evidence = "recording 42"
+	putConsents(t, st, repl)
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"})
+	sameSet(t, "consent after replacement", f.Consents, []filter.Consent{repl}, normConsent)
+}
+
+func testConsentInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		edit func(*filter.Consent)
+	}{
+		{"zero subject", func(c *filter.Consent) { c.Subject = filter.Subject{} }},
+		{"no seller", func(c *filter.Consent) { c.Seller = "" }},
+		{"no purpose", func(c *filter.Consent) { c.Purpose = "" }},
+		{"no channel", func(c *filter.Consent) { c.Channel = "" }},
+		{"no grant time", func(c *filter.Consent) { c.GrantedAt = time.Time{} }},
+		{"whole number as last4", func(c *filter.Consent) { c.Last4 = "+12125550134" }},
+	} {
+		c := consent(1, "acme", "insurance", filter.ChannelCall, base)
+		tc.edit(&c)
+		wantKind(t, st.PutConsent(ctx, c), filter.EInvalid, "PutConsent with "+tc.name)
+	}
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"})
+	if len(f.Consents) != 0 {
+		t.Fatalf("rejected consents were stored: %+v", f.Consents)
+	}
+}
+
+func testConsentConcurrent(t *testing.T, st filter.Store) {
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	var want []filter.Consent
+	for i := range n {
+		c := consent(1, "acme", fmt.Sprintf("purpose-%02d", i), filter.ChannelCall, base.Add(time.Duration(i)*time.Second))
+		want = append(want, c)
+		wg.Go(func() { errs[i] = st.PutConsent(t.Context(), c) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(t, err, "concurrent PutConsent")
+	}
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"})
+	sameSet(t, "consents written concurrently", f.Consents, want, normConsent)
+}
+
+func revoke(t *testing.T, st filter.Store, r filter.Revocation) int {
+	t.Helper()
+	n, err := st.Revoke(t.Context(), r)
+	must(t, err, "Revoke")
+	return n
+}
+
+func testRevoke(t *testing.T, st filter.Store) {
+	putConsents(t, st,
+		consent(1, "acme", "insurance", filter.ChannelCall, base),
+		consent(1, "acme", "insurance", filter.ChannelSMS, base),
+		consent(1, "acme", "housing", filter.ChannelCall, base),
+		consent(1, "other", "insurance", filter.ChannelCall, base),
+		consent(1, "late", "insurance", filter.ChannelCall, base.Add(48*time.Hour)),
+		consent(2, "acme", "insurance", filter.ChannelCall, base),
+	)
+	at := base.Add(time.Hour)
+	bySeller := filter.Revocation{Subject: subject(1), Last4: "0134", Seller: "acme", Purpose: "insurance", At: at, Source: "sms STOP"}
+	if got := revoke(t, st, bySeller); got != 2 {
+		t.Fatalf("revoking acme/insurance/any channel: matched %d, want 2", got)
+	}
+	byChannel := filter.Revocation{Subject: subject(1), Channel: filter.ChannelCall, At: at, Source: "call"}
+	if got := revoke(t, st, byChannel); got != 3 {
+		t.Fatalf("revoking any seller/purpose on call (one consent granted later): matched %d, want 3", got)
+	}
+	all := filter.Revocation{Subject: subject(1), Last4: "0134", At: base.Add(72 * time.Hour), Source: "letter"}
+	if got := revoke(t, st, all); got != 5 {
+		t.Fatalf("revoking everything of a subject: matched %d, want 5", got)
+	}
+	if got := revoke(t, st, filter.Revocation{Subject: subject(1), At: base.Add(-time.Hour)}); got != 0 {
+		t.Fatalf("revoking before any grant: matched %d, want 0", got)
+	}
+	before := filter.Revocation{Subject: subject(1), At: base.Add(-time.Hour)}
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "other"})
+	sameSet(t, "revocations of subject 1 (all sellers)", f.Revocations,
+		[]filter.Revocation{bySeller, byChannel, all, before}, normRevocation)
+	f = facts(t, st, filter.FactsQuery{Subject: subject(2), Seller: "acme"})
+	if len(f.Revocations) != 0 {
+		t.Fatalf("revocations of subject 2: got %+v, want none", f.Revocations)
+	}
+	if len(f.Consents) != 1 {
+		t.Fatalf("subject 2's consent after subject 1's revocations: got %d consents, want 1 (revocations do not delete consents)", len(f.Consents))
+	}
+}
+
+func testRevokeNone(t *testing.T, st filter.Store) {
+	r := filter.Revocation{Subject: subject(7), Last4: "0199", Seller: "acme", At: base, Source: "web"}
+	if got := revoke(t, st, r); got != 0 {
+		t.Fatalf("revoking without consents: matched %d, want 0", got)
+	}
+	f := facts(t, st, filter.FactsQuery{Subject: subject(7), Seller: "anyone"})
+	sameSet(t, "a revocation matching nothing", f.Revocations, []filter.Revocation{r}, normRevocation)
+}
+
+func testRevokeInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	_, err := st.Revoke(ctx, filter.Revocation{At: base})
+	wantKind(t, err, filter.EInvalid, "Revoke with a zero subject")
+	_, err = st.Revoke(ctx, filter.Revocation{Subject: subject(1)})
+	wantKind(t, err, filter.EInvalid, "Revoke with no time")
+	_, err = st.Revoke(ctx, filter.Revocation{Subject: subject(1), At: base, Last4: "2125550134"})
+	wantKind(t, err, filter.EInvalid, "Revoke with a whole number as last4")
+	if f := facts(t, st, filter.FactsQuery{Subject: subject(1)}); len(f.Revocations) != 0 {
+		t.Fatalf("rejected revocations were stored: %+v", f.Revocations)
+	}
+}
+
+func testRelationships(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	put := func(r filter.Relationship) {
+		t.Helper()
+		must(t, st.PutRelationship(ctx, r), "PutRelationship")
+	}
+	rel := func(subj int, seller string, kind filter.RelationshipKind, at time.Time) filter.Relationship {
+		return filter.Relationship{Subject: subject(subj), Last4: "0134", Seller: seller, Kind: kind, At: at}
+	}
+	put(rel(1, "acme", filter.RelationshipPurchase, base))
+	put(rel(1, "acme", filter.RelationshipPurchase, base.Add(-24*time.Hour))) // older: ignored
+	put(rel(1, "acme", filter.RelationshipInquiry, base.Add(-time.Hour)))
+	put(rel(1, "acme", filter.RelationshipInquiry, base.Add(time.Hour))) // newer: kept
+	put(rel(1, "other", filter.RelationshipPurchase, base.Add(5*time.Hour)))
+	put(rel(2, "acme", filter.RelationshipPurchase, base.Add(5*time.Hour)))
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"})
+	sameSet(t, "relationships of subject 1 with acme", f.Relationships, []filter.Relationship{
+		rel(1, "acme", filter.RelationshipPurchase, base),
+		rel(1, "acme", filter.RelationshipInquiry, base.Add(time.Hour)),
+	}, normRelationship)
+}
+
+func testRelationshipInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	ok := filter.Relationship{Subject: subject(1), Seller: "acme", Kind: filter.RelationshipPurchase, At: base}
+	for _, tc := range []struct {
+		name string
+		edit func(*filter.Relationship)
+	}{
+		{"zero subject", func(r *filter.Relationship) { r.Subject = filter.Subject{} }},
+		{"no seller", func(r *filter.Relationship) { r.Seller = "" }},
+		{"no kind", func(r *filter.Relationship) { r.Kind = "" }},
+		{"no time", func(r *filter.Relationship) { r.At = time.Time{} }},
+		{"whole number as last4", func(r *filter.Relationship) { r.Last4 = "12125550134" }},
+	} {
+		r := ok
+		tc.edit(&r)
+		wantKind(t, st.PutRelationship(ctx, r), filter.EInvalid, "PutRelationship with "+tc.name)
+	}
+	if f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"}); len(f.Relationships) != 0 {
+		t.Fatalf("rejected relationships were stored: %+v", f.Relationships)
+	}
+}
+
+// rq is a ReserveQuery of subject 1 with acme for insurance calls.
+func rq(at time.Time, caps ...filter.Cap) filter.ReserveQuery {
+	return filter.ReserveQuery{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, At: at, Caps: caps}
+}
+
+func reserve(t *testing.T, st filter.Store, q filter.ReserveQuery) bool {
+	t.Helper()
+	ok, err := st.Reserve(t.Context(), q)
+	must(t, err, "Reserve")
+	return ok
+}
+
+// attempts returns the sorted attempts of rq's key since since.
+func attempts(t *testing.T, st filter.Store, since time.Time) []time.Time {
+	t.Helper()
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: since})
+	out := make([]time.Time, len(f.Attempts))
+	for i, a := range f.Attempts {
+		out[i] = normTime(a)
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+func testAttemptsSince(t *testing.T, st filter.Store) {
+	for _, d := range []time.Duration{-2 * time.Hour, -time.Hour, 0, 0} {
+		if !reserve(t, st, rq(base.Add(d))) {
+			t.Fatal("Reserve without caps: denied")
+		}
+	}
+	want := []time.Time{base.Add(-time.Hour), base, base}
+	if got := attempts(t, st, base.Add(-time.Hour)); !slices.Equal(got, want) {
+		t.Fatalf("attempts since -1h: got %v, want %v (at or after, two at one instant)", got, want)
+	}
+	if got := attempts(t, st, time.Time{}); len(got) != 0 {
+		t.Fatalf("attempts since the zero time: got %v, want none", got)
+	}
+	if got := attempts(t, st, base.Add(time.Nanosecond)); len(got) != 0 {
+		t.Fatalf("attempts since after the last: got %v, want none", got)
+	}
+}
+
+func testReserveCap(t *testing.T, st filter.Store) {
+	day := filter.Cap{Max: 3, Window: 24 * time.Hour}
+	for i := range 3 {
+		if !reserve(t, st, rq(base.Add(time.Duration(i)*time.Minute), day)) {
+			t.Fatalf("attempt %d of 3 under a cap of 3: denied", i+1)
+		}
+	}
+	if reserve(t, st, rq(base.Add(3*time.Minute), day)) {
+		t.Fatal("4th attempt under a cap of 3 per day: granted")
+	}
+	if got := attempts(t, st, base.Add(-24*time.Hour)); len(got) != 3 {
+		t.Fatalf("after a denied reservation: got %d attempts, want 3 (denials are not recorded)", len(got))
+	}
+}
+
+func testReserveBoundary(t *testing.T, st filter.Store) {
+	hour := filter.Cap{Max: 1, Window: time.Hour}
+	if !reserve(t, st, rq(base, hour)) {
+		t.Fatal("first attempt: denied")
+	}
+	if reserve(t, st, rq(base.Add(time.Hour-time.Millisecond), hour)) {
+		t.Fatal("an attempt 1ms inside the window: granted")
+	}
+	if !reserve(t, st, rq(base.Add(time.Hour), hour)) {
+		t.Fatal("an attempt exactly one window after the last: denied (the earlier one must not count)")
+	}
+	if reserve(t, st, rq(base.Add(90*time.Minute), hour)) {
+		t.Fatal("an attempt half a window after the last: granted")
+	}
+
+	// The same boundary for a cap that is not the longest.
+	caps := []filter.Cap{{Max: 1, Window: time.Hour}, {Max: 10, Window: 24 * time.Hour}}
+	q := rq(base, caps...)
+	q.Purpose = "housing"
+	if !reserve(t, st, q) {
+		t.Fatal("first attempt under two caps: denied")
+	}
+	q.At = base.Add(time.Hour)
+	if !reserve(t, st, q) {
+		t.Fatal("an attempt exactly one window of the shorter cap after the last: denied")
+	}
+}
+
+func testReserveMultipleCaps(t *testing.T, st filter.Store) {
+	caps := []filter.Cap{{Max: 1, Window: time.Hour}, {Max: 2, Window: 24 * time.Hour}}
+	for i, tc := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{0, true},
+		{30 * time.Minute, false}, // hourly cap
+		{61 * time.Minute, true},
+		{3 * time.Hour, false}, // daily cap: two in the last day
+		{24 * time.Hour, true}, // the first left the day; the hour is free
+		{24*time.Hour + time.Minute, false},
+	} {
+		if got := reserve(t, st, rq(base.Add(tc.at), caps...)); got != tc.want {
+			t.Fatalf("step %d (at +%v): granted %v, want %v", i, tc.at, got, tc.want)
+		}
+	}
+}
+
+func testReserveZeroAndNone(t *testing.T, st filter.Store) {
+	if reserve(t, st, rq(base, filter.Cap{Max: 0, Window: time.Hour})) {
+		t.Fatal("cap with max 0: granted")
+	}
+	for i := range 5 {
+		if !reserve(t, st, rq(base.Add(time.Duration(i)*time.Second))) {
+			t.Fatalf("attempt %d without caps: denied", i)
+		}
+	}
+}
+
+func testReserveIsolated(t *testing.T, st filter.Store) {
+	one := filter.Cap{Max: 1, Window: 24 * time.Hour}
+	first := rq(base, one)
+	if !reserve(t, st, first) {
+		t.Fatal("first attempt: denied")
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*filter.ReserveQuery)
+	}{
+		{"another seller", func(q *filter.ReserveQuery) { q.Seller = "other" }},
+		{"a seller whose name extends it", func(q *filter.ReserveQuery) { q.Seller = "acme2" }},
+		{"another purpose", func(q *filter.ReserveQuery) { q.Purpose = "housing" }},
+		{"another channel", func(q *filter.ReserveQuery) { q.Channel = filter.ChannelSMS }},
+		{"another subject", func(q *filter.ReserveQuery) { q.Subject = subject(2) }},
+	} {
+		q := rq(base.Add(time.Minute), one)
+		tc.edit(&q)
+		if !reserve(t, st, q) {
+			t.Fatalf("attempt for %s: denied by the first attempt's cap", tc.name)
+		}
+	}
+	if reserve(t, st, rq(base.Add(time.Minute), one)) {
+		t.Fatal("second attempt for the first key: granted")
+	}
+	if got := attempts(t, st, base.Add(-time.Hour)); len(got) != 1 {
+		t.Fatalf("attempts of the first key: got %d, want 1", len(got))
+	}
+}
+
+func testReserveConcurrent(t *testing.T, st filter.Store) {
+	const racers, limit = 50, 3
+	day := filter.Cap{Max: limit, Window: 24 * time.Hour}
+	for round := range 3 {
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			granted int
+			errs    []error
+		)
+		start := make(chan struct{})
+		for i := range racers {
+			wg.Go(func() {
+				q := rq(base.Add(time.Duration(i)*time.Millisecond), day)
+				q.Subject = subject(100 + round)
+				<-start
+				ok, err := st.Reserve(t.Context(), q)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+				} else if ok {
+					granted++
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for _, err := range errs {
+			must(t, err, "concurrent Reserve")
+		}
+		if granted != limit {
+			t.Fatalf("round %d: %d racers for a cap of %d: %d granted, want exactly %d", round, racers, limit, granted, limit)
+		}
+		f := facts(t, st, filter.FactsQuery{Subject: subject(100 + round), Seller: "acme", Purpose: "insurance",
+			Channel: filter.ChannelCall, AttemptsSince: base.Add(-time.Hour)})
+		if len(f.Attempts) != limit {
+			t.Fatalf("round %d: %d attempts recorded, want %d", round, len(f.Attempts), limit)
+		}
+	}
+}
+
+func testReserveInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		edit func(*filter.ReserveQuery)
+	}{
+		{"zero window", func(q *filter.ReserveQuery) { q.Caps = []filter.Cap{{Max: 1}} }},
+		{"negative max", func(q *filter.ReserveQuery) { q.Caps = []filter.Cap{{Max: -1, Window: time.Hour}} }},
+		{"zero subject", func(q *filter.ReserveQuery) { q.Subject = filter.Subject{} }},
+		{"no seller", func(q *filter.ReserveQuery) { q.Seller = "" }},
+		{"no purpose", func(q *filter.ReserveQuery) { q.Purpose = "" }},
+		{"no channel", func(q *filter.ReserveQuery) { q.Channel = "" }},
+		{"no time", func(q *filter.ReserveQuery) { q.At = time.Time{} }},
+	} {
+		q := rq(base, filter.Cap{Max: 1, Window: time.Hour})
+		tc.edit(&q)
+		_, err := st.Reserve(ctx, q)
+		wantKind(t, err, filter.EInvalid, "Reserve with "+tc.name)
+	}
+	if got := attempts(t, st, base.Add(-time.Hour)); len(got) != 0 {
+		t.Fatalf("rejected reservations were recorded: %v", got)
+	}
+}
+
+func apiKey(name string, role filter.Role) filter.APIKey {
+	return filter.APIKey{Name: name, Role: role, Hash: sha256.Sum256([]byte("secret of " + name)), CreatedAt: base}
+}
+
+func testKeys(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	keys := []filter.APIKey{apiKey("dialer-2", filter.RoleDialer), apiKey("admin", filter.RoleAdmin), apiKey("officer", filter.RoleOfficer)}
+	for _, k := range keys {
+		must(t, st.PutKey(ctx, k), "PutKey "+k.Name)
+	}
+	got, err := st.KeyByHash(ctx, keys[0].Hash)
+	must(t, err, "KeyByHash")
+	if normKey(got) != normKey(keys[0]) {
+		t.Fatalf("KeyByHash: got %+v, want %+v", got, keys[0])
+	}
+	_, err = st.KeyByHash(ctx, sha256.Sum256([]byte("unknown")))
+	wantKind(t, err, filter.ENotFound, "KeyByHash of an unknown secret")
+
+	list, err := st.Keys(ctx)
+	must(t, err, "Keys")
+	sorted := slices.SortedFunc(slices.Values(keys), func(a, b filter.APIKey) int { return cmp.Compare(a.Name, b.Name) })
+	if len(list) != len(sorted) {
+		t.Fatalf("Keys: got %d keys, want %d", len(list), len(sorted))
+	}
+	for i := range list {
+		if normKey(list[i]) != normKey(sorted[i]) {
+			t.Fatalf("Keys[%d]: got %+v, want %+v (sorted by name)", i, list[i], sorted[i])
+		}
+	}
+
+	must(t, st.DeleteKey(ctx, "admin"), "DeleteKey")
+	wantKind(t, st.DeleteKey(ctx, "admin"), filter.ENotFound, "DeleteKey of a deleted key")
+	_, err = st.KeyByHash(ctx, keys[1].Hash)
+	wantKind(t, err, filter.ENotFound, "KeyByHash of a deleted key")
+	if list, _ = st.Keys(ctx); len(list) != 2 {
+		t.Fatalf("Keys after a delete: got %d, want 2", len(list))
+	}
+	// The name and the secret are free again.
+	must(t, st.PutKey(ctx, keys[1]), "PutKey of a deleted key's name and secret")
+}
+
+func testKeysConflict(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	k := apiKey("ops", filter.RoleOfficer)
+	must(t, st.PutKey(ctx, k), "PutKey")
+	again := apiKey("ops", filter.RoleAdmin)
+	wantKind(t, st.PutKey(ctx, again), filter.EConflict, "PutKey of a name in use")
+	same := k
+	same.Name = "ops-copy"
+	wantKind(t, st.PutKey(ctx, same), filter.EConflict, "PutKey of a secret in use")
+	got, err := st.KeyByHash(ctx, k.Hash)
+	must(t, err, "KeyByHash")
+	if got.Role != filter.RoleOfficer || got.Name != "ops" {
+		t.Fatalf("after conflicts: got %+v, want the first key unchanged", got)
+	}
+	wantKind(t, st.DeleteKey(ctx, "nobody"), filter.ENotFound, "DeleteKey of an unknown name")
+}
+
+func testKeysInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	wantKind(t, st.PutKey(ctx, apiKey("", filter.RoleDialer)), filter.EInvalid, "PutKey with no name")
+	wantKind(t, st.PutKey(ctx, apiKey("x", "root")), filter.EInvalid, "PutKey with an unknown role")
+	k := apiKey("x", filter.RoleDialer)
+	k.Hash = [32]byte{}
+	wantKind(t, st.PutKey(ctx, k), filter.EInvalid, "PutKey with no hash")
+	if list, _ := st.Keys(ctx); len(list) != 0 {
+		t.Fatalf("rejected keys were stored: %+v", list)
+	}
+}
+
+// calls are one call of each method, for the cancellation and closed tests.
+func calls(st filter.Store) map[string]func(ctx context.Context) error {
+	return map[string]func(ctx context.Context) error{
+		"AddToList": func(ctx context.Context) error {
+			_, err := st.AddToList(ctx, "l", []uint64{42})
+			return err
+		},
+		"RemoveFromList": func(ctx context.Context) error {
+			_, err := st.RemoveFromList(ctx, "l", []uint64{1})
+			return err
+		},
+		"ScanList": func(ctx context.Context) error {
+			return st.ScanList(ctx, "l", func(uint64) error { return nil })
+		},
+		"Lists": func(ctx context.Context) error {
+			_, err := st.Lists(ctx)
+			return err
+		},
+		"Facts": func(ctx context.Context) error {
+			_, err := st.Facts(ctx, filter.FactsQuery{Key: 1, Lists: []string{"l"}, Subject: subject(1), Seller: "acme"})
+			return err
+		},
+		"Reserve": func(ctx context.Context) error {
+			_, err := st.Reserve(ctx, rq(base))
+			return err
+		},
+		"PutConsent": func(ctx context.Context) error {
+			return st.PutConsent(ctx, consent(1, "acme", "insurance", filter.ChannelSMS, base))
+		},
+		"Revoke": func(ctx context.Context) error {
+			_, err := st.Revoke(ctx, filter.Revocation{Subject: subject(1), At: base})
+			return err
+		},
+		"PutRelationship": func(ctx context.Context) error {
+			return st.PutRelationship(ctx, filter.Relationship{Subject: subject(1), Seller: "acme", Kind: filter.RelationshipPurchase, At: base})
+		},
+		"PutKey": func(ctx context.Context) error {
+			return st.PutKey(ctx, apiKey("k", filter.RoleDialer))
+		},
+		"KeyByHash": func(ctx context.Context) error {
+			_, err := st.KeyByHash(ctx, apiKey("k", filter.RoleDialer).Hash)
+			return err
+		},
+		"Keys": func(ctx context.Context) error {
+			_, err := st.Keys(ctx)
+			return err
+		},
+		"DeleteKey": func(ctx context.Context) error {
+			return st.DeleteKey(ctx, "k")
+		},
+	}
+}
+
+func testCancelled(t *testing.T, st filter.Store) {
+	mustAdd(t, st, "l", 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for name, call := range calls(st) {
+		err := call(ctx)
+		wantKind(t, err, filter.EUnavailable, name+" with a cancelled context")
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: %v does not wrap context.Canceled", name, err)
+		}
+	}
+	// Nothing changed.
+	if got := scan(t, st, "l"); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("list after cancelled calls: got %v, want [1]", got)
+	}
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: base.Add(-time.Hour)})
+	if n := len(f.Consents) + len(f.Revocations) + len(f.Relationships) + len(f.Attempts); n != 0 {
+		t.Fatalf("cancelled writes were recorded: %+v", f)
+	}
+	if list, _ := st.Keys(t.Context()); len(list) != 0 {
+		t.Fatalf("a cancelled PutKey was recorded: %+v", list)
+	}
+}
+
+func testClosed(t *testing.T, st filter.Store) {
+	mustAdd(t, st, "l", 1)
+	must(t, st.Close(), "Close")
+	for name, call := range calls(st) {
+		wantKind(t, call(t.Context()), filter.EUnavailable, name+" on a closed store")
+	}
+}
+
+// testDurability writes one of everything, reopens the store and reads it back.
+func (s Suite) testDurability(t *testing.T) {
+	ctx := t.Context()
+	st := s.Open(t)
+	mustAdd(t, st, "federal", 12125550134, 12125550135, 12125550136)
+	n, err := st.RemoveFromList(ctx, "federal", []uint64{12125550135})
+	must(t, err, "RemoveFromList")
+	if n != 1 {
+		t.Fatalf("RemoveFromList: removed %d, want 1", n)
+	}
+	mustAdd(t, st, "empty")
+	c := consent(1, "acme", "insurance", filter.ChannelCall, base)
+	putConsents(t, st, c)
+	r := filter.Revocation{Subject: subject(1), Last4: "0134", Seller: "other", At: base, Source: "sms STOP"}
+	revoke(t, st, r)
+	rel := filter.Relationship{Subject: subject(1), Last4: "0134", Seller: "acme", Kind: filter.RelationshipPurchase, At: base}
+	must(t, st.PutRelationship(ctx, rel), "PutRelationship")
+	day := filter.Cap{Max: 2, Window: 24 * time.Hour}
+	if !reserve(t, st, rq(base, day)) {
+		t.Fatal("Reserve: denied")
+	}
+	k := apiKey("admin", filter.RoleAdmin)
+	must(t, st.PutKey(ctx, k), "PutKey")
+	infosBefore, err := st.Lists(ctx)
+	must(t, err, "Lists")
+
+	st = s.Reopen(t, st)
+
+	if got, want := scan(t, st, "federal"), []uint64{12125550134, 12125550136}; !slices.Equal(got, want) {
+		t.Fatalf("list after reopen: got %v, want %v", got, want)
+	}
+	infos, err := st.Lists(ctx)
+	must(t, err, "Lists")
+	if len(infos) != len(infosBefore) {
+		t.Fatalf("Lists after reopen: got %+v, want %+v", infos, infosBefore)
+	}
+	for i := range infos {
+		if infos[i].Name != infosBefore[i].Name || infos[i].Count != infosBefore[i].Count || !infos[i].UpdatedAt.Equal(infosBefore[i].UpdatedAt) {
+			t.Fatalf("Lists after reopen: got %+v, want %+v", infos[i], infosBefore[i])
+		}
+	}
+	f := facts(t, st, filter.FactsQuery{
+		Key: 12125550134, Lists: []string{"federal"}, Subject: subject(1), Seller: "acme",
+		Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: base.Add(-time.Hour),
+	})
+	if f.ListState("federal") != filter.ListPresent {
+		t.Fatal("list membership lost on reopen")
+	}
+	sameSet(t, "consents after reopen", f.Consents, []filter.Consent{c}, normConsent)
+	sameSet(t, "revocations after reopen", f.Revocations, []filter.Revocation{r}, normRevocation)
+	sameSet(t, "relationships after reopen", f.Relationships, []filter.Relationship{rel}, normRelationship)
+	if len(f.Attempts) != 1 || !f.Attempts[0].Equal(base) {
+		t.Fatalf("attempts after reopen: got %v, want [%v]", f.Attempts, base)
+	}
+	// The cap still counts the attempt made before the restart.
+	if !reserve(t, st, rq(base.Add(time.Minute), day)) {
+		t.Fatal("second attempt after reopen: denied")
+	}
+	if reserve(t, st, rq(base.Add(2*time.Minute), day)) {
+		t.Fatal("third attempt under a cap of 2 after reopen: granted (the attempt before the restart was lost)")
+	}
+	got, err := st.KeyByHash(ctx, k.Hash)
+	must(t, err, "KeyByHash after reopen")
+	if normKey(got) != normKey(k) {
+		t.Fatalf("key after reopen: got %+v, want %+v", got, k)
+	}
+}

@@ -1,0 +1,285 @@
+// Package embedded is callfilter's default store: every list, consent,
+// revocation, relationship, attempt and API key in one durable file, kept with
+// bbolt (a copy-on-write B+tree with a single writer and many readers).
+//
+// Every acknowledged write has been fsynced: bbolt syncs the file on each
+// commit. Small writes (Reserve, PutConsent, Revoke, PutRelationship) go
+// through bbolt's DB.Batch, so that concurrent writers share one transaction
+// and one fsync; list imports are written in chunks of Options.ListChunk keys
+// per transaction. Facts reads everything a decision needs in one read
+// transaction. Only one process may open the file at a time.
+//
+// The bucket and key layout is documented in keys.go, the value encodings in
+// codec.go. This is the only package of callfilter that imports bbolt.
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"callfilter/filter"
+)
+
+var _ filter.Store = (*Store)(nil)
+
+// Options tune a Store. The zero value of each field means its default, so
+// Options{} is a sensible configuration.
+type Options struct {
+	// LockTimeout bounds the wait for the file's lock, held by any other
+	// process that has the file open; after it Open fails with "store file …
+	// is locked by another process". Default 1s.
+	LockTimeout time.Duration
+	// BatchDelay is the longest a small write (Reserve, PutConsent, Revoke,
+	// PutRelationship) waits for others to share its transaction and fsync
+	// (bbolt's MaxBatchDelay). Longer delays give more throughput under
+	// concurrency and more latency when writes are rare. Default 1ms.
+	BatchDelay time.Duration
+	// BatchSize is the most small writes that share one transaction; a full
+	// batch commits at once without waiting for BatchDelay. Default 1000.
+	BatchSize int
+	// ListChunk is the number of keys AddToList and RemoveFromList write per
+	// transaction. Default 100000.
+	ListChunk int
+	// ScanPage is the number of keys ScanList reads per read transaction; a
+	// scan never holds one transaction open while its callback runs (a long
+	// read transaction would block the file from growing). Default 10000.
+	ScanPage int
+	// InitialMmapSize is the size, in bytes, of the first memory map of the
+	// file. Read transactions do not block writes until the file outgrows it.
+	// Default 0: map what the file holds and grow as needed.
+	InitialMmapSize int
+	// Now is the clock for list timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+// Defaults.
+const (
+	DefaultLockTimeout = time.Second
+	DefaultBatchDelay  = time.Millisecond
+	DefaultBatchSize   = 1000
+	DefaultListChunk   = 100_000
+	DefaultScanPage    = 10_000
+)
+
+// Validate reports the first option that cannot be used, as an EInvalid error
+// that says how to fix it. Zero values are valid: they mean the defaults.
+func (o Options) Validate() error {
+	switch {
+	case o.LockTimeout < 0:
+		return filter.Errorf(filter.EInvalid, "", "store lock timeout (%v) must not be negative: use 0 for the default of %v", o.LockTimeout, DefaultLockTimeout)
+	case o.BatchDelay < 0:
+		return filter.Errorf(filter.EInvalid, "", "store batch delay (%v) must not be negative: use 0 for the default of %v", o.BatchDelay, DefaultBatchDelay)
+	case o.BatchSize < 0:
+		return filter.Errorf(filter.EInvalid, "", "store batch size (%d) must not be negative: use 0 for the default of %d", o.BatchSize, DefaultBatchSize)
+	case o.ListChunk < 0:
+		return filter.Errorf(filter.EInvalid, "", "store list chunk (%d) must not be negative: use 0 for the default of %d", o.ListChunk, DefaultListChunk)
+	case o.ScanPage < 0:
+		return filter.Errorf(filter.EInvalid, "", "store scan page (%d) must not be negative: use 0 for the default of %d", o.ScanPage, DefaultScanPage)
+	case o.InitialMmapSize < 0:
+		return filter.Errorf(filter.EInvalid, "", "store initial mmap size (%d) must not be negative: use 0 to grow as needed", o.InitialMmapSize)
+	}
+	return nil
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	if o.LockTimeout == 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.BatchDelay == 0 {
+		o.BatchDelay = DefaultBatchDelay
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.ListChunk == 0 {
+		o.ListChunk = DefaultListChunk
+	}
+	if o.ScanPage == 0 {
+		o.ScanPage = DefaultScanPage
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Store is a filter.Store in one bbolt file. It is safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+	opts Options
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the store file at path, creating it and its parent directories
+// if needed. Errors are *filter.Error: EInvalid for bad options, EUnavailable
+// when the file cannot be created, is locked by another process, is not a
+// callfilter store or has another schema version.
+func Open(path string, opts Options) (*Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, filter.Errorf(filter.EInvalid, "", "store path is empty: set the path of the store file")
+	}
+	opts = opts.withDefaults()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, filter.Wrap(filter.EUnavailable, err, "create the directory of store file %s", path)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         opts.LockTimeout,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: opts.InitialMmapSize,
+		NoStatistics:    true, // unused, and they cost every read transaction
+		// NoSync stays false: every commit is fsynced before it returns.
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, filter.Wrap(filter.EUnavailable, err, "store file %s is locked by another process", path)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
+		return nil, filter.Wrap(filter.EUnavailable, err, "store file %s is not a callfilter store or is damaged", path)
+	case err != nil:
+		return nil, filter.Wrap(filter.EUnavailable, err, "open store file %s", path)
+	}
+	db.MaxBatchDelay = opts.BatchDelay
+	db.MaxBatchSize = opts.BatchSize
+	s := &Store{db: db, path: path, opts: opts}
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init creates the buckets of a new file and checks the schema of an old one.
+func (s *Store) init() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			// A new file is empty; one with buckets but no schema is not ours.
+			if err := tx.ForEach(func([]byte, *bolt.Bucket) error { return errors.New("no schema version") }); err != nil {
+				return err
+			}
+		}
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta = tx.Bucket(bucketMeta)
+		v := meta.Get(metaSchemaKey)
+		if v == nil {
+			return meta.Put(metaSchemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
+		}
+		if len(v) != 4 {
+			return fmt.Errorf("bad schema version record")
+		}
+		if got := binary.BigEndian.Uint32(v); got != schemaVersion {
+			return filter.Errorf(filter.EUnavailable, "", "store file %s has schema version %d; this build reads version %d: use a matching build", s.path, got, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		if _, ok := errors.AsType[*filter.Error](err); ok {
+			return err
+		}
+		return filter.Wrap(filter.EUnavailable, err, "store file %s is not a callfilter store or is damaged", s.path)
+	}
+	return nil
+}
+
+// Path returns the path of the store file.
+func (s *Store) Path() string { return s.path }
+
+// Close waits for running transactions and closes the file. Calls after the
+// first return its result; every other method then fails with EUnavailable.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if err := s.db.Close(); err != nil {
+			s.closeErr = filter.Wrap(filter.EUnavailable, err, "close store file %s", s.path)
+		}
+	})
+	return s.closeErr
+}
+
+// ctxErr is the error of an operation whose context is done.
+func ctxErr(op string, err error) error {
+	return filter.Wrap(filter.EUnavailable, err, "store: %s", op)
+}
+
+// storeErr classifies an error from a transaction: *filter.Error values pass
+// unchanged, anything else (I/O, a closed file, bbolt's own errors) is
+// EUnavailable.
+func storeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*filter.Error](err); ok {
+		return err
+	}
+	return filter.Wrap(filter.EUnavailable, err, "store: %s", op)
+}
+
+// errCorrupt reports a record that does not decode. Numbers are never put in
+// the message.
+func errCorrupt(what string) error {
+	return filter.Errorf(filter.EUnavailable, "", "store: a %s record is damaged", what)
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return ctxErr(op, err)
+	}
+	return storeErr(op, s.db.View(fn))
+}
+
+// update runs fn in a write transaction of its own, durable on return.
+func (s *Store) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return ctxErr(op, err)
+	}
+	return storeErr(op, s.db.Update(fn))
+}
+
+// batch runs fn in a write transaction shared with other concurrent small
+// writes (bbolt's DB.Batch), durable on return.
+//
+// DB.Batch may call fn more than once: when another function of the batch
+// fails, the transaction is rolled back and the rest run again, and the
+// failing one is re-run alone. So fn must set every result it reports afresh
+// on each call and act only through tx. batch itself follows that rule for
+// ctx: a write whose context is done by the time its function runs does
+// nothing and reports the context's error; it does not fail the batch (which
+// would make every other write of the batch run again).
+func (s *Store) batch(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return ctxErr(op, err)
+	}
+	var cancelled error
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		if cancelled = ctx.Err(); cancelled != nil {
+			return nil
+		}
+		return fn(tx)
+	})
+	if err != nil {
+		return storeErr(op, err)
+	}
+	if cancelled != nil {
+		return ctxErr(op, cancelled)
+	}
+	return nil
+}

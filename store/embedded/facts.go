@@ -1,0 +1,246 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"callfilter/filter"
+)
+
+// Facts reads every fact q asks for in one read transaction: a consistent
+// snapshot. A list that does not exist is ListAbsent (it has no keys). The
+// records come in key order: consents by purpose and channel, revocations in
+// the order recorded, relationships by kind, attempts by time. Attempts are
+// those at or after q.AttemptsSince that Reserve has not pruned (see Reserve).
+// Times are in UTC. EInvalid for a list name or field longer than allowed.
+func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, error) {
+	var f filter.Facts
+	if err := checkFactsQuery(&q); err != nil {
+		return f, err
+	}
+	var kbuf [keyBufSize]byte
+	err := s.view(ctx, "read facts", func(tx *bolt.Tx) error {
+		if len(q.Lists) > 0 {
+			f.Lists = make([]filter.ListFact, len(q.Lists))
+			lists := tx.Bucket(bucketLists)
+			var lk [8]byte
+			key := listKey(&lk, q.Key)
+			for i, name := range q.Lists {
+				st := filter.ListAbsent
+				if b := lists.Bucket([]byte(name)); b != nil && b.Get(key) != nil {
+					st = filter.ListPresent
+				}
+				f.Lists[i] = filter.ListFact{List: name, State: st}
+			}
+		}
+
+		prefix := sellerPrefix(kbuf[:0], q.Subject, q.Seller)
+		c := tx.Bucket(bucketConsents).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			cs, ok := decodeConsent(k, v)
+			if !ok {
+				return errCorrupt("consent")
+			}
+			f.Consents = append(f.Consents, cs)
+		}
+
+		c = tx.Bucket(bucketRelationships).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			rel, ok := decodeRelationship(k, v)
+			if !ok {
+				return errCorrupt("relationship")
+			}
+			f.Relationships = append(f.Relationships, rel)
+		}
+
+		prefix = subjectPrefix(kbuf[:0], q.Subject)
+		c = tx.Bucket(bucketRevocations).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			rv, ok := decodeRevocation(k, v)
+			if !ok {
+				return errCorrupt("revocation")
+			}
+			f.Revocations = append(f.Revocations, rv)
+		}
+
+		if q.AttemptsSince.IsZero() || q.AttemptsSince.After(maxTS) {
+			return nil
+		}
+		since := q.AttemptsSince
+		if since.Before(minTS) {
+			since = minTS
+		}
+		prefix = attemptPrefix(kbuf[:0], q.Subject, q.Seller, q.Purpose, q.Channel)
+		n := len(prefix)
+		c = tx.Bucket(bucketAttempts).Cursor()
+		for k, _ := c.Seek(appendTS(prefix, since)); k != nil && bytes.HasPrefix(k, prefix[:n]); k, _ = c.Next() {
+			at, ok := attemptTime(k, n)
+			if !ok {
+				return errCorrupt("attempt")
+			}
+			f.Attempts = append(f.Attempts, at)
+		}
+		return nil
+	})
+	if err != nil {
+		return filter.Facts{}, err
+	}
+	return f, nil
+}
+
+// Reserve records an attempt at q.At for (Subject, Seller, Purpose, Channel)
+// if, counting it, no cap is exceeded, and reports whether it did; check and
+// record are one write transaction (bbolt has a single writer), so concurrent
+// reservations never together exceed a cap.
+//
+// A cap {Max, Window} counts the recorded attempts after q.At-Window: one
+// exactly Window before q.At is outside it. Attempts recorded after q.At
+// (another instance's clock running ahead) count too, erring towards denial.
+// Max 0 never grants; no caps always grants. Each call prunes the attempts of
+// its key at or before q.At minus the longest window of q.Caps, which no cap
+// of this call can count; Facts no longer returns them.
+//
+// EInvalid for a zero Subject or At, empty Seller, Purpose or Channel, a
+// negative Max or a Window that is not positive.
+func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error) {
+	if err := checkReserve(&q); err != nil {
+		return false, err
+	}
+	var longest time.Duration
+	for _, c := range q.Caps {
+		longest = max(longest, c.Window)
+	}
+	prefix := attemptPrefix(make([]byte, 0, keyBufSize), q.Subject, q.Seller, q.Purpose, q.Channel)
+	n := len(prefix)
+	counts := make([]int, len(q.Caps))
+	var granted bool
+	err := s.batch(ctx, "reserve attempt", func(tx *bolt.Tx) error {
+		// May run more than once (see batch): reset every result.
+		granted = false
+		clear(counts)
+		var stale [][]byte
+		b := tx.Bucket(bucketAttempts)
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			at, ok := attemptTime(k, n)
+			if !ok {
+				return errCorrupt("attempt")
+			}
+			if longest > 0 && !at.After(q.At.Add(-longest)) {
+				stale = append(stale, bytes.Clone(k))
+				continue
+			}
+			for i, cp := range q.Caps {
+				if at.After(q.At.Add(-cp.Window)) {
+					counts[i]++
+				}
+			}
+		}
+		// Deleting while a cursor walks the bucket can skip keys: delete after.
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		for i, cp := range q.Caps {
+			if counts[i]+1 > cp.Max {
+				return nil
+			}
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := b.Put(attemptKey(prefix[:n:n], q.At, seq), []byte{}); err != nil {
+			return err
+		}
+		granted = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return granted, nil
+}
+
+// PutConsent records a grant, replacing an earlier grant for the same
+// (Subject, Seller, Purpose, Channel). EInvalid for a zero Subject or
+// GrantedAt, an empty Seller, Purpose or Channel, a Last4 longer than four, or
+// an ExpiresAt before GrantedAt.
+func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
+	if err := checkConsent(&c); err != nil {
+		return err
+	}
+	key := consentKey(nil, c.Subject, c.Seller, c.Purpose, c.Channel)
+	val := encodeConsent(nil, &c)
+	return s.batch(ctx, "record consent", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConsents).Put(key, val)
+	})
+}
+
+// Revoke records a revocation and returns how many recorded consents it
+// revokes: those it matches (Revocation.Matches) that were granted at or
+// before r.At. A consent granted after r.At is not revoked by it and not
+// counted. The revocation is kept even when it matches none. EInvalid for a
+// zero Subject or At, or a Last4 longer than four.
+func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
+	if err := checkRevocation(&r); err != nil {
+		return 0, err
+	}
+	prefix := subjectPrefix(nil, r.Subject)
+	val := encodeRevocation(nil, &r)
+	var matched int
+	err := s.batch(ctx, "record revocation", func(tx *bolt.Tx) error {
+		// May run more than once (see batch): reset every result.
+		matched = 0
+		c := tx.Bucket(bucketConsents).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			cs, ok := decodeConsent(k, v)
+			if !ok {
+				return errCorrupt("consent")
+			}
+			if r.Matches(cs) && !cs.GrantedAt.After(r.At) {
+				matched++
+			}
+		}
+		b := tx.Bucket(bucketRevocations)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		return b.Put(revocationKey(nil, r.Subject, seq), val)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return matched, nil
+}
+
+// PutRelationship records a relationship event; for one (Subject, Seller,
+// Kind) the record with the latest At is kept: an event earlier than the
+// recorded one changes nothing, an equal or later one replaces it (Last4
+// included). EInvalid for a zero
+// Subject or At, an empty Seller or Kind, or a Last4 longer than four.
+func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) error {
+	if err := checkRelationship(&r); err != nil {
+		return err
+	}
+	key := relationshipKey(nil, r.Subject, r.Seller, r.Kind)
+	val := encodeRelationship(nil, &r)
+	return s.batch(ctx, "record relationship", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRelationships)
+		if old := b.Get(key); old != nil {
+			at, ok := relationshipAt(old)
+			if !ok {
+				return errCorrupt("relationship")
+			}
+			if at.After(r.At) {
+				return nil
+			}
+		}
+		return b.Put(key, val)
+	})
+}
