@@ -1,0 +1,98 @@
+package api
+
+import (
+	"context"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"callfilter/filter"
+)
+
+// permission is one thing a route needs a key's role to allow.
+type permission uint16
+
+// Permissions.
+const (
+	permCheck         permission = 1 << iota // POST /v1/check, /v1/check/batch
+	permScrub                                // bulk scrubs (POST /v1/scrub, to come)
+	permListsRead                            // GET /v1/lists
+	permListsWrite                           // POST, DELETE /v1/lists/:list/numbers
+	permConsents                             // POST /v1/consents, /v1/consents/revoke
+	permRelationships                        // POST /v1/relationships
+	permOptOuts                              // POST /v1/optouts
+	permKeys                                 // /v1/keys
+
+	permAll = permKeys<<1 - 1
+)
+
+var permissionNames = map[permission]string{
+	permCheck:         "check numbers",
+	permScrub:         "scrub lists",
+	permListsRead:     "read lists",
+	permListsWrite:    "edit lists",
+	permConsents:      "record consents",
+	permRelationships: "record relationships",
+	permOptOuts:       "record opt-outs",
+	permKeys:          "manage API keys",
+}
+
+// grants is the one table of what each role may do.
+var grants = map[filter.Role]permission{
+	filter.RoleDialer:   permCheck,
+	filter.RoleScrubber: permCheck | permScrub,
+	filter.RoleOfficer:  permCheck | permListsRead | permListsWrite | permConsents | permRelationships | permOptOuts,
+	filter.RoleAdmin:    permAll,
+}
+
+// allows reports whether role r has every permission in p.
+func allows(r filter.Role, p permission) bool { return grants[r]&p == p }
+
+// localKeyName is the c.Locals key of the authenticated key's name, for logs.
+type localKey int
+
+const localKeyName localKey = 0
+
+// guard returns the middleware in front of every /v1 route: it gives the
+// request its deadline (fasthttp never cancels a request), authenticates the
+// bearer key and checks that its role has permission p.
+func (s *Server) guard(p permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
+		defer cancel()
+		c.SetUserContext(ctx)
+
+		secret, ok := bearer(c.Get(fiber.HeaderAuthorization))
+		if !ok {
+			return filter.Errorf(filter.EUnauthorized, "", "an API key is required: send the header \"Authorization: Bearer\" followed by the key")
+		}
+		// Authenticate keeps nothing of secret (which is Fiber's buffer): it
+		// hashes it and looks the hash up.
+		key, err := s.svc.Authenticate(ctx, secret)
+		if err != nil {
+			return err
+		}
+		c.Locals(localKeyName, strings.Clone(key.Name))
+		if !allows(key.Role, p) {
+			return filter.Errorf(filter.EForbidden, "", "a key with role %q may not %s", key.Role, permissionNames[p])
+		}
+		return c.Next()
+	}
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header; the
+// scheme is case-insensitive.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// keyName returns the authenticated key's name, or "" before authentication.
+func keyName(c *fiber.Ctx) string {
+	name, _ := c.Locals(localKeyName).(string)
+	return name
+}
