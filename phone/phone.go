@@ -35,16 +35,22 @@ type Number struct {
 	Key uint64
 	// CountryCode is the calling code, 1 for NANP, 86 for China.
 	CountryCode int
-	// Region is the ISO 3166-1 alpha-2 region of the number ("US", "CA", "CN").
+	// Region is the ISO 3166-1 alpha-2 region of the number ("US", "CA", "CN"),
+	// "001" for non-geographic calling codes (+800, +882…), "" when unknown.
 	Region string
 	// Type is the line type from the numbering plan.
 	Type LineType
-	// TimeZones are the IANA zones the number may be in, sorted, never empty for a
-	// valid number: when the plan does not know, every zone of the region is given,
-	// so that calling-hour rules take the most restrictive window.
+	// TimeZones are the IANA zones the number may be in, sorted: when the plan
+	// does not know, every zone of the region is given, so that calling-hour
+	// rules take the most restrictive window. It is never empty for a valid
+	// number of a geographic region; it is nil for numbers of non-geographic
+	// calling codes (+800…), which have no zone: treat that as unknown. The
+	// slice may be shared with other Numbers: never modify it.
 	TimeZones []string
-	// Area is the subdivision of a NANP area code, as ISO 3166-2 ("US-FL", "CA-ON"),
-	// or "" when unknown or not NANP.
+	// Area is the subdivision of a NANP area code, as ISO 3166-2 for the US and
+	// Canada ("US-FL", "CA-ON", "US-DC") and ISO 3166-1 for the other NANP
+	// countries ("PR", "JM"); "" when unknown, non-geographic, spanning several
+	// subdivisions (867, 902) or not NANP. See AreaOf.
 	Area string
 	// Extension is the extension dialled after the number, if any; it is not part
 	// of the number's identity.
