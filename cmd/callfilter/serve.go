@@ -230,7 +230,7 @@ func hmacSecret(cfg Config, log *slog.Logger) ([]byte, error) {
 		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", filepath.Dir(file), err)
 		}
-		if err := os.WriteFile(file, []byte(s+"\n"), 0o600); err != nil {
+		if err := writeFileDurably(file, []byte(s+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("write hmac secret: %w", err)
 		}
 		log.Warn("generated an HMAC secret beside the store; back it up with the store, or set CALLFILTER_HMAC_SECRET", "file", file)
@@ -238,4 +238,39 @@ func hmacSecret(cfg Config, log *slog.Logger) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("read hmac secret: %w", err)
 	}
+}
+
+// writeFileDurably writes data to a temporary file, syncs it and renames it into
+// place, so a crash leaves either no file or the whole file: a half-written
+// secret would orphan every record keyed by it.
+func writeFileDurably(name string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }
