@@ -1,8 +1,8 @@
 package service
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"regexp"
 	"slices"
 
@@ -90,15 +90,7 @@ func (s *Service) Lists(ctx context.Context) ([]ListStatus, error) {
 			out = append(out, ListStatus{Name: name, Loaded: loaded[name], InRules: true})
 		}
 	}
-	slices.SortFunc(out, func(a, b ListStatus) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b ListStatus) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -220,5 +212,3 @@ func (s *Service) knownPurpose(p string) error {
 	}
 	return nil
 }
-
-var _ = errors.New

@@ -260,3 +260,49 @@ func TestImportCommand(t *testing.T) {
 		t.Errorf("imported number: got %s, want deny", got)
 	}
 }
+
+// TestEndToEndSIGHUPReloadsRules: an edited rule file takes effect on SIGHUP;
+// a broken one is refused and the rules in force stay.
+func TestEndToEndSIGHUPReloadsRules(t *testing.T) {
+	dir := t.TempDir()
+	orig, err := os.ReadFile("../../rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CALLFILTER_RULES", rules)
+	s := startServer(t, dir)
+	version := func() string {
+		out := s.do("POST", "/v1/check", map[string]any{"number": "2125550134", "channel": "call", "purpose": "insurance"}, http.StatusOK)
+		return out["rules_version"].(string)
+	}
+	before := version()
+	edited := strings.Replace(string(orig), "version: \""+before+"\"", "version: \"e2e-reloaded\"", 1)
+	if edited == string(orig) {
+		t.Fatalf("could not find version %q in rules.yaml", before)
+	}
+	os.WriteFile(rules, []byte(edited), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return version() == "e2e-reloaded" }, "rules_version e2e-reloaded after SIGHUP")
+
+	os.WriteFile(rules, []byte("version: broken\npurposes: {insurance: {call: {hours: {start: \"25:00\"}}}}\n"), 0o600)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return strings.Contains(s.logs.String(), "rules not reloaded") }, "a log line refusing the broken rules")
+	if got := version(); got != "e2e-reloaded" {
+		t.Fatalf("after a broken edit: rules_version %q, want the previous e2e-reloaded", got)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

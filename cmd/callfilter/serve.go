@@ -135,7 +135,7 @@ func (m *Main) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				m.reloadRules()
+				m.reloadRules(ctx)
 			}
 		}
 	}()
@@ -158,11 +158,27 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-func (m *Main) reloadRules() {
+// reloadRules swaps in the rule file's current contents. A list the new rules
+// name that is not loaded yet is loaded first: until then checks that need it
+// deny with unavailable, so the swap waits for it rather than failing them.
+func (m *Main) reloadRules(ctx context.Context) {
 	rs, err := loadRules(m.cfg)
 	if err != nil {
 		m.log.Error("rules not reloaded: the previous rules stay in force", "err", err)
 		return
+	}
+	loaded := map[string]bool{}
+	for _, st := range m.lists.Status() {
+		loaded[st.Name] = st.Loaded
+	}
+	for _, name := range rs.ListNames() {
+		if !loaded[name] {
+			if err := m.lists.Load(ctx, rs.ListNames()); err != nil {
+				m.log.Error("rules not reloaded: their lists could not be loaded", "err", err)
+				return
+			}
+			break
+		}
 	}
 	m.svc.SetRules(rs)
 	m.log.Info("rules reloaded", "rules_version", rs.Version)
