@@ -95,7 +95,12 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 func (s *Service) facts(ctx context.Context, pol *filter.Policy, n phone.Number, req filter.Request, now time.Time) filter.Facts {
 	var lists [8]filter.ListFact
 	var maybe [8]string
-	known, unsure := s.lists.Screen(n.Key, pol.Lists, lists[:0], maybe[:0])
+	known, unsure := lists[:0], maybe[:0]
+	if s.opts.ExactLists {
+		unsure = append(unsure, pol.Lists...)
+	} else {
+		known, unsure = s.lists.Screen(n.Key, pol.Lists, known, unsure)
+	}
 	q := filter.FactsQuery{
 		Key:     n.Key,
 		Lists:   unsure,

@@ -30,6 +30,11 @@ type Options struct {
 	MaxBatch int
 	// MaxListEdit bounds the numbers of one list edit (default 100000).
 	MaxListEdit int
+	// ExactLists makes every check confirm every list in the store instead of
+	// trusting a bloom "no". A store shared by several instances needs it until
+	// their filters follow each other's changes: another instance's add is in
+	// the store at once but not in this instance's filters.
+	ExactLists bool
 }
 
 // Validate fills defaults and reports what must be fixed.

@@ -220,3 +220,42 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestExactListsSeesOtherInstancesAdds: with ExactLists, a number another
+// instance wrote to the shared store is denied though this instance's filters
+// never saw it; without it, that is exactly the stale-filter false allow.
+func TestExactListsSeesOtherInstancesAdds(t *testing.T) {
+	rs, err := filter.LoadRules("../rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := embedded.MustOpenTemp(t)
+	ctx := context.Background()
+	newInstance := func(exact bool) *service.Service {
+		lists := dnc.New(shared, dnc.Options{})
+		t.Cleanup(lists.Close)
+		if err := lists.Load(ctx, rs.ListNames()); err != nil {
+			t.Fatal(err)
+		}
+		svc, err := service.New(shared, lists, rs, service.Options{Hasher: filter.NewHasher([]byte("service-test-secret")), ExactLists: exact})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	exact, trusting := newInstance(true), newInstance(false)
+	// Another instance writes straight to the shared store.
+	if _, err := shared.AddToList(ctx, "national", []uint64{12125550134}); err != nil {
+		t.Fatal(err)
+	}
+	in := service.CheckInput{Number: "+12125550134", Channel: "call", Purpose: "insurance", At: at}
+	res, err := exact.Check(ctx, in)
+	if err != nil || res.Decision.Outcome != filter.Deny || !res.Decision.Has(filter.ReasonOnList) {
+		t.Fatalf("exact instance: got %+v, %v; want deny on_list", res.Decision, err)
+	}
+	// The control: the same check trusting this instance's (empty) filters
+	// misses the other instance's add — the gap ExactLists closes.
+	if res, _ := trusting.Check(ctx, in); res.Decision.Outcome != filter.Allow {
+		t.Fatalf("bloom-trusting instance: got %+v; the control should show the stale-filter allow", res.Decision)
+	}
+}
