@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -39,10 +41,27 @@ type Config struct {
 
 // StoreConfig selects and configures the store.
 type StoreConfig struct {
-	// Kind is "embedded" (the default).
+	// Kind is "embedded" (the default: one durable file) or "redis".
 	Kind string `yaml:"kind"`
 	// Path is the embedded store's file, relative to the config file.
 	Path string `yaml:"path"`
+	// Addrs are the Redis addresses: one for a standalone server, the
+	// Sentinels with MasterName, or the seed nodes of a cluster.
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	Username   string   `yaml:"username"`
+	// Password, or CALLFILTER_REDIS_PASSWORD.
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+	// TLS connects to Redis over TLS with the system's roots.
+	TLS bool `yaml:"tls"`
+	// Cluster forces cluster mode with a single seed address.
+	Cluster bool `yaml:"cluster"`
+	// KeyPrefix namespaces callfilter's keys (default "cf").
+	KeyPrefix string `yaml:"key_prefix"`
+	// Timeout bounds each Redis call; a check that cannot read its facts in
+	// time denies with unavailable.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // HTTPConfig bounds requests.
@@ -109,6 +128,15 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		}
 		c.Store.Path = v
 	}
+	if v := getenv("CALLFILTER_STORE"); v != "" {
+		c.Store.Kind = v
+	}
+	if v := getenv("CALLFILTER_REDIS_ADDRS"); v != "" {
+		c.Store.Addrs = strings.Split(v, ",")
+	}
+	if v := getenv("CALLFILTER_REDIS_PASSWORD"); v != "" {
+		c.Store.Password = v
+	}
 	if v := getenv("CALLFILTER_HMAC_SECRET"); v != "" {
 		c.HMACSecret = v
 	}
@@ -138,8 +166,20 @@ func (c *Config) validate() error {
 		if c.Store.Path == "" {
 			errs = append(errs, errors.New("store.path: name the embedded store's file, e.g. data/callfilter.db"))
 		}
+	case "redis":
+		if len(c.Store.Addrs) == 0 {
+			errs = append(errs, errors.New("store.addrs: list the Redis addresses, e.g. [127.0.0.1:6379] (or set CALLFILTER_REDIS_ADDRS)"))
+		}
+		for i, a := range c.Store.Addrs {
+			if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
+				errs = append(errs, fmt.Errorf("store.addrs[%d]: %q is not host:port", i, a))
+			}
+		}
+		if c.Store.Timeout < 0 {
+			errs = append(errs, fmt.Errorf("store.timeout (%v) cannot be negative", c.Store.Timeout))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("store.kind: %q is not a store kind; use \"embedded\"", c.Store.Kind))
+		errs = append(errs, fmt.Errorf("store.kind: %q is not a store kind; use \"embedded\" or \"redis\"", c.Store.Kind))
 	}
 	if c.HMACSecret != "" && c.HMACSecretFile != "" {
 		errs = append(errs, errors.New("hmac_secret and hmac_secret_file are both set: keep one"))

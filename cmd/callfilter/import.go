@@ -46,7 +46,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		in = f
 	}
-	st, err := openStore(cfg)
+	st, err := openStore(context.Background(), cfg)
 	if err != nil {
 		return fmt.Errorf("%w (a running callfilter holds the store: stop it, or add numbers with POST /v1/lists/%s/numbers)", err, *list)
 	}

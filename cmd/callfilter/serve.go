@@ -31,7 +31,7 @@ type Main struct {
 	log    *slog.Logger
 	stderr io.Writer
 
-	store  *embedded.Store
+	store  filter.Store
 	lists  *dnc.Lists
 	svc    *service.Service
 	server *api.Server
@@ -55,7 +55,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(m.cfg)
+	st, err := openStore(ctx, m.cfg)
 	if err != nil {
 		return err
 	}
@@ -68,6 +68,9 @@ func (m *Main) Open(ctx context.Context) error {
 	m.svc, err = service.New(st, m.lists, rs, service.Options{
 		DefaultRegion: m.cfg.DefaultRegion,
 		Hasher:        filter.NewHasher(secret),
+		// A shared store is written by other instances too: confirm lists
+		// there rather than trust this instance's filters.
+		ExactLists: m.cfg.Store.Kind != "embedded",
 	})
 	if err != nil {
 		return err
@@ -206,10 +209,17 @@ func loadRules(cfg Config) (*filter.RuleSet, error) {
 	return rs, nil
 }
 
-func openStore(cfg Config) (*embedded.Store, error) {
-	st, err := embedded.Open(cfg.path(cfg.Store.Path), embedded.Options{})
+func openStore(ctx context.Context, cfg Config) (filter.Store, error) {
+	var st filter.Store
+	var err error
+	switch cfg.Store.Kind {
+	case "redis":
+		st, err = openRedis(ctx, cfg.Store)
+	default:
+		st, err = embedded.Open(cfg.path(cfg.Store.Path), embedded.Options{})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open %s store: %w", cfg.Store.Kind, err)
 	}
 	return st, nil
 }
