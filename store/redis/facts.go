@@ -1,0 +1,225 @@
+package redis
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"callfilter/filter"
+)
+
+// Facts reads every fact q asks for in one pipeline: one round trip to a
+// standalone server, one per node involved in Cluster (the number's records
+// are on one node, each list on its own). It is not a snapshot across lists
+// and records. A list that does not exist is ListAbsent. Attempts are those at
+// or after q.AttemptsSince (rounded up to the millisecond) that Reserve has
+// not pruned. Every command's result is checked: any error is EUnavailable.
+func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, error) {
+	const op = "read facts"
+	if err := checkFactsQuery(&q); err != nil {
+		return filter.Facts{}, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return filter.Facts{}, err
+	}
+	pipe := s.rdb.Pipeline()
+	lists := make([]*goredis.BoolCmd, len(q.Lists))
+	member := strconv.FormatUint(q.Key%bucketSize, 10)
+	for i, name := range q.Lists {
+		lists[i] = pipe.SIsMember(ctx, s.k.listBucket(name, q.Key/bucketSize), member)
+	}
+	consents := pipe.HGetAll(ctx, s.k.consents(q.Subject))
+	revocations := pipe.LRange(ctx, s.k.revocations(q.Subject), 0, -1)
+	relationships := pipe.HGetAll(ctx, s.k.relationships(q.Subject))
+	var attempts *goredis.ZSliceCmd
+	if !q.AttemptsSince.IsZero() {
+		attempts = pipe.ZRangeByScoreWithScores(ctx, s.k.attempts(q.Subject, q.Seller, q.Purpose, q.Channel),
+			&goredis.ZRangeBy{Min: strconv.FormatInt(ceilMS(q.AttemptsSince), 10), Max: "+inf"})
+	}
+	_, _ = pipe.Exec(ctx) // only the first error: every command's is checked below
+
+	var f filter.Facts
+	if len(q.Lists) > 0 {
+		f.Lists = make([]filter.ListFact, len(q.Lists))
+		for i, name := range q.Lists {
+			in, err := lists[i].Result()
+			if err != nil {
+				return filter.Facts{}, fail(ctx, op, err)
+			}
+			st := filter.ListAbsent
+			if in {
+				st = filter.ListPresent
+			}
+			f.Lists[i] = filter.ListFact{List: name, State: st}
+		}
+	}
+
+	cs, err := consents.Result()
+	if err != nil {
+		return filter.Facts{}, fail(ctx, op, err)
+	}
+	for _, v := range cs {
+		c, err := decodeConsent(q.Subject, v)
+		if err != nil {
+			return filter.Facts{}, err
+		}
+		if c.Seller == q.Seller {
+			f.Consents = append(f.Consents, c)
+		}
+	}
+
+	rs, err := revocations.Result()
+	if err != nil {
+		return filter.Facts{}, fail(ctx, op, err)
+	}
+	for _, v := range rs {
+		r, err := decodeRevocation(q.Subject, v)
+		if err != nil {
+			return filter.Facts{}, err
+		}
+		f.Revocations = append(f.Revocations, r)
+	}
+
+	rels, err := relationships.Result()
+	if err != nil {
+		return filter.Facts{}, fail(ctx, op, err)
+	}
+	for _, v := range rels {
+		r, err := decodeRelationship(q.Subject, v)
+		if err != nil {
+			return filter.Facts{}, err
+		}
+		if r.Seller == q.Seller {
+			f.Relationships = append(f.Relationships, r)
+		}
+	}
+
+	if attempts != nil {
+		zs, err := attempts.Result()
+		if err != nil {
+			return filter.Facts{}, fail(ctx, op, err)
+		}
+		f.Attempts = make([]time.Time, 0, len(zs))
+		for _, z := range zs {
+			f.Attempts = append(f.Attempts, fromMS(int64(z.Score)))
+		}
+	}
+	return f, nil
+}
+
+// Reserve records an attempt at q.At (to the millisecond) if, counting it, no
+// cap is exceeded, and reports whether it did: one atomic script
+// (reserveScript), so concurrent reservations never together exceed a cap.
+// A cap {Max, Window} counts the attempts after q.At-Window, including any
+// after q.At. Each call prunes the attempts at or before q.At minus the longest
+// window, and keeps the key alive at least that long past q.At. Max 0 never
+// grants; no caps always grants. EInvalid as store/embedded's.
+func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error) {
+	const op = "reserve attempt"
+	if err := checkReserve(&q); err != nil {
+		return false, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return false, err
+	}
+	at := ms(q.At)
+	var longest int64
+	for _, c := range q.Caps {
+		longest = max(longest, c.Window.Milliseconds())
+	}
+	var rnd [8]byte
+	for i := range rnd {
+		rnd[i] = byte(rand.Uint32())
+	}
+	args := make([]any, 4, 4+2*len(q.Caps))
+	args[0] = strconv.FormatInt(at, 10)
+	args[1] = args[0].(string) + "-" + hex.EncodeToString(rnd[:])
+	args[2], args[3] = "", "0"
+	if len(q.Caps) > 0 {
+		args[2] = strconv.FormatInt(at-longest, 10)
+		ttl := max(longest, at+longest-ms(time.Now()))
+		args[3] = strconv.FormatInt(ttl, 10)
+	}
+	for _, c := range q.Caps {
+		// A window under 1ms counts only attempts at q.At's millisecond or later.
+		args = append(args, strconv.Itoa(c.Max), "("+strconv.FormatInt(at-c.Window.Milliseconds(), 10))
+	}
+	n, err := reserveScript.Run(ctx, s.rdb, []string{s.k.attempts(q.Subject, q.Seller, q.Purpose, q.Channel)}, args...).Int()
+	if err != nil {
+		return false, fail(ctx, op, err)
+	}
+	return n == 1, nil
+}
+
+// PutConsent records a grant, replacing an earlier grant for the same
+// (Subject, Seller, Purpose, Channel). EInvalid as store/embedded's.
+func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
+	const op = "record consent"
+	if err := checkConsent(&c); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	err := s.rdb.HSet(ctx, s.k.consents(c.Subject), consentField(c.Seller, c.Purpose, c.Channel), encodeConsent(&c)).Err()
+	return fail(ctx, op, err)
+}
+
+// Revoke records a revocation and returns how many recorded consents it
+// revokes (those it matches that were granted at or before r.At): the read of
+// the consents and the append of the revocation are one MULTI transaction.
+// The revocation is kept even when it matches none.
+func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
+	const op = "record revocation"
+	if err := checkRevocation(&r); err != nil {
+		return 0, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	var vals *goredis.StringSliceCmd
+	var push *goredis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		vals = p.HVals(ctx, s.k.consents(r.Subject))
+		push = p.RPush(ctx, s.k.revocations(r.Subject), encodeRevocation(&r))
+		return nil
+	})
+	if err == nil {
+		err = errors.Join(vals.Err(), push.Err())
+	}
+	if err != nil {
+		return 0, fail(ctx, op, err)
+	}
+	matched := 0
+	for _, v := range vals.Val() {
+		c, err := decodeConsent(r.Subject, v)
+		if err != nil {
+			return 0, err
+		}
+		if r.Matches(c) && !c.GrantedAt.After(r.At) {
+			matched++
+		}
+	}
+	return matched, nil
+}
+
+// PutRelationship records a relationship event; for one (Subject, Seller,
+// Kind) the latest At is kept (relationshipScript): an earlier event changes
+// nothing, an equal or later one replaces it.
+func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) error {
+	const op = "record relationship"
+	if err := checkRelationship(&r); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	err := relationshipScript.Run(ctx, s.rdb, []string{s.k.relationships(r.Subject)},
+		relField(r.Seller, r.Kind), strconv.FormatInt(ms(r.At), 10), encodeRelationship(&r)).Err()
+	return fail(ctx, op, err)
+}

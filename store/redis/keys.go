@@ -1,0 +1,77 @@
+package redis
+
+import (
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"callfilter/filter"
+)
+
+// The key layout. P is Options.KeyPrefix (default "cf"); {…} is a hash tag:
+// every key with the same tag is in one Cluster slot.
+//
+//	P:lists                         set: names of lists (a registry; a name whose meta hash is missing is ignored)
+//	P:list:{N}:meta                 hash: count → number of keys, updated → Unix ms of the last add/remove
+//	P:list:{N}:buckets              sorted set: member and score = bucket (key / 10000) that holds keys
+//	P:list:{N}:b:<bucket>           set of integers key % 10000 (an intset: 2 bytes per member)
+//	P:subj:{S}:consents             hash: consentField(seller, purpose, channel) → consent JSON
+//	P:subj:{S}:revocations          list: revocation JSON, in the order recorded
+//	P:subj:{S}:relationships        hash: relField(seller, kind) → relationship JSON
+//	P:subj:{S}:att:<tuple>          sorted set: score = attempt Unix ms, member = "<ms>-<random>"
+//	P:keys:{k}:byname               hash: key name → API key JSON
+//	P:keys:{k}:byhash               hash: hex SHA-256 → key name
+//
+// N is the list name (which may not contain '{' or '}'); S is the subject in
+// hex (an HMAC of the number, never the number). <tuple> is seller, purpose
+// and channel, each written as its length, ':', and the bytes, so that no two
+// tuples give one key. Only the list keys hold numbers; every other record
+// holds the Subject and at most the last four digits.
+type keys struct{ prefix string }
+
+// bucketSize splits a list key into a bucket (the key's leading digits) and a
+// member (its last four digits).
+const bucketSize = 10000
+
+func (k keys) lists() string { return k.prefix + ":lists" }
+
+func (k keys) list(name string) string        { return k.prefix + ":list:{" + name + "}" }
+func (k keys) listMeta(name string) string    { return k.list(name) + ":meta" }
+func (k keys) listBuckets(name string) string { return k.list(name) + ":buckets" }
+func (k keys) listBucket(name string, bucket uint64) string {
+	return k.list(name) + ":b:" + strconv.FormatUint(bucket, 10)
+}
+
+func (k keys) subject(s filter.Subject) string {
+	return k.prefix + ":subj:{" + hex.EncodeToString(s[:]) + "}"
+}
+func (k keys) consents(s filter.Subject) string      { return k.subject(s) + ":consents" }
+func (k keys) revocations(s filter.Subject) string   { return k.subject(s) + ":revocations" }
+func (k keys) relationships(s filter.Subject) string { return k.subject(s) + ":relationships" }
+func (k keys) attempts(s filter.Subject, seller, purpose string, ch filter.Channel) string {
+	return k.subject(s) + ":att:" + tuple(seller, purpose, string(ch))
+}
+
+func (k keys) keysByName() string { return k.prefix + ":keys:{k}:byname" }
+func (k keys) keysByHash() string { return k.prefix + ":keys:{k}:byhash" }
+
+// tuple joins strings unambiguously: each as its length, ':', the bytes.
+func tuple(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString(strconv.Itoa(len(p)))
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// consentField is the field of a consent in its subject's consents hash.
+func consentField(seller, purpose string, ch filter.Channel) string {
+	return tuple(seller, purpose, string(ch))
+}
+
+// relField is the field of a relationship in its subject's relationships hash.
+func relField(seller string, kind filter.RelationshipKind) string {
+	return tuple(seller, string(kind))
+}

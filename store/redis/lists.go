@@ -1,0 +1,210 @@
+package redis
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"callfilter/filter"
+)
+
+// scriptChunk is the most keys one addScript or removeScript call carries, so
+// that one call never blocks Redis for long (~10 ms).
+const scriptChunk = 10000
+
+// scanPage is the number of buckets ScanList reads per round trip.
+const scanPage = 64
+
+// AddToList adds keys to the named list, creating it, and returns how many
+// were not there before. Keys go in chunks of scriptChunk, each one atomic
+// script that updates the sets and the count together; a failure between
+// chunks leaves the earlier chunks added (adds are idempotent: retry). The
+// list's name is registered first, in P:lists (another slot); a name
+// registered by a call that failed before its first chunk is not listed.
+// EInvalid for an empty or too long name, a name with '{' or '}', or a key
+// that is not 1 to 15 digits.
+func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int, error) {
+	const op = "add to list"
+	if err := firstErr(checkList(list), checkListKeys(keys)); err != nil {
+		return 0, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	if err := s.rdb.SAdd(ctx, s.k.lists(), list).Err(); err != nil {
+		return 0, fail(ctx, op, err)
+	}
+	return s.runListScript(ctx, op, addScript, list, keys)
+}
+
+// RemoveFromList removes keys from the named list and returns how many were
+// there; chunked like AddToList. A list that does not exist is not created.
+func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) (int, error) {
+	const op = "remove from list"
+	if err := firstErr(checkList(list), checkListKeys(keys)); err != nil {
+		return 0, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	return s.runListScript(ctx, op, removeScript, list, keys)
+}
+
+// runListScript runs addScript or removeScript over keys, grouped by bucket,
+// in chunks; with no keys it runs once with no buckets.
+func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Script, list string, keys []uint64) (int, error) {
+	byBucket := map[uint64][]uint64{}
+	for _, k := range keys {
+		byBucket[k/bucketSize] = append(byBucket[k/bucketSize], k%bucketSize)
+	}
+	buckets := slices.Sorted(func(yield func(uint64) bool) {
+		for b := range byBucket {
+			if !yield(b) {
+				return
+			}
+		}
+	})
+	total := 0
+	run := func(ks []string, args []any) error {
+		args[0] = strconv.FormatInt(ms(time.Now()), 10)
+		n, err := script.Run(ctx, s.rdb, ks, args...).Int()
+		if err != nil {
+			return fail(ctx, op, err)
+		}
+		total += n
+		return nil
+	}
+	head := []string{s.k.listMeta(list), s.k.listBuckets(list)}
+	ks, args, inChunk := slices.Clone(head), []any{""}, 0
+	var b strings.Builder
+	for _, bucket := range buckets {
+		b.Reset()
+		b.WriteString(strconv.FormatUint(bucket, 10))
+		for _, m := range byBucket[bucket] {
+			b.WriteByte(' ')
+			b.WriteString(strconv.FormatUint(m, 10))
+		}
+		ks = append(ks, s.k.listBucket(list, bucket))
+		args = append(args, b.String())
+		inChunk += len(byBucket[bucket])
+		if inChunk >= scriptChunk {
+			if err := run(ks, args); err != nil {
+				return total, err
+			}
+			ks, args, inChunk = slices.Clone(head), []any{""}, 0
+		}
+	}
+	if len(ks) > len(head) || len(buckets) == 0 {
+		if err := run(ks, args); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// ScanList calls fn with every key of the named list in ascending order,
+// reading scanPage buckets per round trip. It is not a snapshot: keys added or
+// removed during the scan may or may not be seen.
+func (s *Store) ScanList(ctx context.Context, list string, fn func(key uint64) error) error {
+	const op = "scan list"
+	if err := checkList(list); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	raw, err := s.rdb.ZRangeByScore(ctx, s.k.listBuckets(list), &goredis.ZRangeBy{Min: "-inf", Max: "+inf"}).Result()
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	buckets := make([]uint64, len(raw))
+	for i, r := range raw {
+		if buckets[i], err = strconv.ParseUint(r, 10, 64); err != nil {
+			return errCorrupt("list bucket")
+		}
+	}
+	slices.Sort(buckets)
+	var members []uint64
+	for len(buckets) > 0 {
+		page := buckets[:min(scanPage, len(buckets))]
+		buckets = buckets[len(page):]
+		if err := s.begin(ctx, op); err != nil {
+			return err
+		}
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*goredis.StringSliceCmd, len(page))
+		for i, bucket := range page {
+			cmds[i] = pipe.SMembers(ctx, s.k.listBucket(list, bucket))
+		}
+		_, _ = pipe.Exec(ctx) // every command's error is checked below
+		for i, bucket := range page {
+			vals, err := cmds[i].Result()
+			if err != nil {
+				return fail(ctx, op, err)
+			}
+			members = members[:0]
+			for _, m := range vals {
+				v, err := strconv.ParseUint(m, 10, 64)
+				if err != nil || v >= bucketSize {
+					return errCorrupt("list member")
+				}
+				members = append(members, v)
+			}
+			slices.Sort(members)
+			for _, m := range members {
+				if err := fn(bucket*bucketSize + m); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Lists describes every list, sorted by name, in two round trips (one per
+// node in Cluster for the second).
+func (s *Store) Lists(ctx context.Context) ([]filter.ListInfo, error) {
+	const op = "read lists"
+	if err := s.begin(ctx, op); err != nil {
+		return nil, err
+	}
+	names, err := s.rdb.SMembers(ctx, s.k.lists()).Result()
+	if err != nil {
+		return nil, fail(ctx, op, err)
+	}
+	slices.Sort(names)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*goredis.SliceCmd, len(names))
+	for i, name := range names {
+		cmds[i] = pipe.HMGet(ctx, s.k.listMeta(name), "count", "updated")
+	}
+	if len(names) > 0 {
+		_, _ = pipe.Exec(ctx) // every command's error is checked below
+	}
+	infos := make([]filter.ListInfo, 0, len(names))
+	for i, name := range names {
+		vals, err := cmds[i].Result()
+		if err != nil {
+			return nil, fail(ctx, op, err)
+		}
+		if vals[0] == nil && vals[1] == nil {
+			continue // registered by an add that failed before its first chunk
+		}
+		count, err1 := strconv.ParseInt(str(vals[0]), 10, 64)
+		updated, err2 := strconv.ParseInt(str(vals[1]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, errCorrupt("list meta")
+		}
+		infos = append(infos, filter.ListInfo{Name: name, Count: count, UpdatedAt: fromMS(updated)})
+	}
+	return infos, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
