@@ -14,10 +14,11 @@ import (
 // routes registers every route with the permission it needs.
 func (s *Server) routes() {
 	app := s.app
-	app.Use(s.observe, recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
+	app.Use(s.observe, s.instrument, recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	s.opsRoutes(app)
 
 	v1 := app.Group("/v1")
 	v1.Post("/check", s.guard(permCheck), s.check)
@@ -35,6 +36,8 @@ func (s *Server) routes() {
 	v1.Post("/keys", s.guard(permKeys), s.createKey)
 	v1.Get("/keys", s.guard(permKeys), s.keys)
 	v1.Delete("/keys/:name", s.guard(permKeys), s.deleteKey)
+
+	s.scrubRoutes(v1)
 }
 
 // observe is the outermost middleware: it sends the chain's error through
