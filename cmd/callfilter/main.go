@@ -30,6 +30,8 @@ Usage:
                           load numbers (one per line, or the first CSV column) into a list
   callfilter check-config [--config config.yaml]    validate the configuration and its rules
   callfilter version
+  callfilter trivial-server [--listen 127.0.0.1:8081]
+                          a bare Fiber JSON handler: the baseline of load tests
 
 Environment: CALLFILTER_LISTEN, CALLFILTER_STORE_PATH, CALLFILTER_HMAC_SECRET,
 CALLFILTER_RULES, CALLFILTER_LOG_LEVEL, CALLFILTER_ADMIN_KEY (an admin API key).
@@ -49,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = importCmd(args, stdout, stderr)
 	case "check-config":
 		err = checkConfigCmd(args, stdout, stderr)
+	case "trivial-server":
+		err = trivialCmd(args, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "callfilter", version)
 	case "help", "-h", "--help":
