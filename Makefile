@@ -15,7 +15,7 @@ FUZZ_TARGETS := \
 	./filter:FuzzParseRules \
 	./api:FuzzCheckRequest
 
-.PHONY: help run build test unit fuzz-short fuzz bench lint depcheck clean
+.PHONY: help run build test unit fuzz-short fuzz bench loadtest lint depcheck clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,7 +42,10 @@ fuzz: ## fuzz every parser of outside input for LONGFUZZ each
 	$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(LONGFUZZ)
 
 bench: ## hot-path benchmarks (see BENCHMARKS.md)
-	$(GO) test -run=NONE -bench=. -benchmem -count=1 ./phone ./filter ./dnc ./store/... ./api
+	$(GO) test -run=NONE -bench=. -benchmem -count=1 ./phone ./filter ./dnc ./service ./store/... ./api
+
+loadtest: ## rate sweep of POST /v1/check vs a trivial Fiber handler (POPULATION=, STEP=, HOLD=)
+	./scripts/loadtest.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

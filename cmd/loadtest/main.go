@@ -97,6 +97,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	compare := fs.String("compare", "", "compare with a report JSON written earlier")
 	trivial := fs.String("trivial-server", "", "serve a do-nothing look-alike of the service on this loopback address (baseline)")
+	sweep := fs.Bool("sweep", false, "open-loop rate sweep to the peak, then a hold at --hold-share of it (ignores --mode, --rate, --duration)")
+	sc := loadtest.DefaultSweep(cfg)
+	fs.Float64Var(&sc.StartRate, "start-rate", sc.StartRate, "sweep: first rate (req/s)")
+	fs.Float64Var(&sc.Factor, "factor", sc.Factor, "sweep: rate multiplier per step")
+	fs.DurationVar(&sc.StepDuration, "step", sc.StepDuration, "sweep: duration of each step")
+	fs.DurationVar(&sc.P99Limit, "p99-limit", sc.P99Limit, "sweep: a step fails above this p99")
+	fs.Float64Var(&sc.HoldShare, "hold-share", sc.HoldShare, "sweep: share of the peak to hold")
+	fs.DurationVar(&sc.HoldDuration, "hold", sc.HoldDuration, "sweep: how long to hold")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -144,6 +152,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if *sweep && cfg.Duration == 0 && cfg.MaxRequests == 0 {
+		cfg.Duration = sc.StepDuration // each step sets its own; Validate wants one
+	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "loadtest:", err)
 		return 2
@@ -158,6 +169,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		fmt.Fprintf(stderr, "loadtest: preloaded %d numbers on list national\n", *preload)
+	}
+
+	if *sweep {
+		sc.Base = cfg
+		srep, err := loadtest.Sweep(ctx, sc, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 1
+		}
+		fmt.Fprint(stdout, srep.Text())
+		if *jsonOut != "" {
+			b, err := json.MarshalIndent(srep, "", "  ")
+			if err == nil {
+				err = os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, "loadtest:", err)
+				return 1
+			}
+		}
+		return 0
 	}
 
 	rep, err := loadtest.Run(ctx, cfg)
