@@ -32,18 +32,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start LOG CMD...: runs CMD pinned to the server CPU, waits for its "serving"
-# log line and prints the address.
+# start LOG CMD...: runs CMD in the background, pinned to the server CPU, its
+# log in LOG; addr_of LOG then waits for the "serving" line and prints the
+# address. (Not one function: a server started inside $(...) would hold the
+# substitution open and be out of reach of the cleanup.)
 start() {
 	local log=$1; shift
-	taskset -c "$SERVER_CPU" "$@" 2>"$log" &
+	taskset -c "$SERVER_CPU" "$@" >/dev/null 2>"$log" &
 	pids+=($!)
+}
+
+addr_of() {
+	local addr
 	for _ in $(seq 1 300); do
-		addr=$(grep -o '"addr":"[^"]*"' "$log" 2>/dev/null | head -1 | cut -d'"' -f4 || true)
+		addr=$(grep -o '"addr":"[^"]*"' "$1" 2>/dev/null | head -1 | cut -d'"' -f4 || true)
 		if [ -n "$addr" ]; then echo "$addr"; return 0; fi
 		sleep 0.1
 	done
-	echo "server did not start:" >&2; cat "$log" >&2; return 1
+	echo "server did not start:" >&2; cat "$1" >&2; return 1
 }
 
 wait_ready() {
@@ -57,14 +63,16 @@ wait_ready() {
 gen() { taskset -c "$GEN_CPU" bin/loadtest --at "$AT" --step "$STEP" --hold "$HOLD" --sweep "$@"; }
 
 echo "== baseline: trivial Fiber handler (callfilter trivial-server)"
-addr=$(start "$tmp/trivial.log" bin/callfilter trivial-server --listen 127.0.0.1:0)
+start "$tmp/trivial.log" bin/callfilter trivial-server --listen 127.0.0.1:0
+addr=$(addr_of "$tmp/trivial.log")
 gen --target "http://$addr" --json "$OUT/baseline.json" | tee "$tmp/baseline.txt"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 echo "== callfilter, embedded store, $POPULATION listed numbers"
 KEY="cf_loadtest-$(date +%s%N)"
-addr=$(CALLFILTER_ADMIN_KEY=$KEY CALLFILTER_LISTEN=127.0.0.1:0 CALLFILTER_STORE_PATH="$tmp/db" CALLFILTER_LOG_LEVEL=warn \
-	start "$tmp/service.log" bin/callfilter serve --config config.yaml)
+CALLFILTER_ADMIN_KEY=$KEY CALLFILTER_LISTEN=127.0.0.1:0 CALLFILTER_STORE_PATH="$tmp/db" \
+	start "$tmp/service.log" bin/callfilter serve --config config.yaml
+addr=$(addr_of "$tmp/service.log")
 wait_ready "$addr"
 CALLFILTER_KEY=$KEY gen --target "http://$addr" --preload "$POPULATION" --json "$OUT/service.json" | tee "$tmp/service.txt"
 
