@@ -20,7 +20,8 @@ func TestHasherSubject(t *testing.T) {
 	if NewHasher([]byte("other-secret-1234")).Subject("+12125550134") == h.Subject("+12125550134") {
 		t.Error("two secrets gave the same subject")
 	}
-	if n := testing.AllocsPerRun(100, func() { h.Subject("+12125550134") }); n != 0 {
+	// The race detector makes sync.Pool drop items at random.
+	if n := testing.AllocsPerRun(100, func() { h.Subject("+12125550134") }); n != 0 && !raceEnabled {
 		t.Errorf("Subject allocates %v times, want 0", n)
 	}
 }
