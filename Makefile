@@ -13,9 +13,11 @@ FUZZ_TARGETS := \
 	./phone:FuzzNormalize \
 	./phone:FuzzFastPathAgreesWithFullParser \
 	./filter:FuzzParseRules \
-	./api:FuzzCheckRequest
+	./api:FuzzCheckRequest \
+	./scrub:FuzzScrubCSV \
+	./scrub:FuzzDetectColumn
 
-.PHONY: help run build test unit fuzz-short fuzz bench loadtest lint depcheck clean
+.PHONY: help run run-redis build release test unit fuzz-short fuzz bench loadtest lint depcheck clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,8 +25,23 @@ help: ## list the targets
 run: build ## build and serve on the embedded default (config.yaml)
 	./$(BIN) serve --config config.yaml
 
+# Redis for `make run-redis`: a local server (run it with appendonly yes; see README).
+REDIS_ADDRS ?= 127.0.0.1:6379
+
+run-redis: build ## build and serve on the Redis at REDIS_ADDRS (default 127.0.0.1:6379)
+	CALLFILTER_STORE=redis CALLFILTER_REDIS_ADDRS=$(REDIS_ADDRS) ./$(BIN) serve --config config.yaml
+
 build: ## build bin/callfilter
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/callfilter
+
+RELEASE_PLATFORMS := linux/amd64 linux/arm64
+
+release: ## static, versioned binaries in dist/ for linux/amd64 and linux/arm64 (VERSION=...)
+	@set -e; mkdir -p dist; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=dist/callfilter-$(VERSION)-$$os-$$arch; \
+		echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$out ./cmd/callfilter; \
+	done; cd dist && sha256sum callfilter-$(VERSION)-* > SHA256SUMS-$(VERSION)
 
 test: depcheck ## vet, unit + conformance + end-to-end tests with -race, short fuzzing
 	$(GO) vet $(PKGS)

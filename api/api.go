@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"callfilter/service"
 )
@@ -39,10 +40,19 @@ type Options struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// ScrubDir is the directory scrub jobs keep their uploads and results in
+	// (beside the store); "" disables POST /v1/scrub/jobs.
+	ScrubDir string
 	// Logger receives failures (with their causes) and, at debug level, one line
 	// per request. Default slog.Default(). Logs never hold a plain phone number
 	// or an API key.
 	Logger *slog.Logger
+	// Metrics is the registry /metrics serves; the API registers its own
+	// metrics (callfilter_http_*, callfilter_decisions_*) in it. Default: a
+	// new registry.
+	Metrics *prometheus.Registry
+	// RateLimit bounds each API key's requests; the zero value sets no limit.
+	RateLimit RateLimit
 }
 
 // Defaults.
@@ -83,6 +93,12 @@ func (o *Options) Validate() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Metrics == nil {
+		o.Metrics = prometheus.NewRegistry()
+	}
+	if err := o.RateLimit.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("api: %w", errors.Join(errs...))
 	}
@@ -95,6 +111,7 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	app  *fiber.App
+	ops  *ops // metrics, rate limits, request ids: set up by opsRoutes
 }
 
 // New returns a Server for svc. Zero options take their defaults; New panics
@@ -110,9 +127,12 @@ func New(svc *service.Service, opts Options) *Server {
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
 		BodyLimit:             opts.BodyLimit,
-		ReadTimeout:           opts.ReadTimeout,
-		WriteTimeout:          opts.WriteTimeout,
-		IdleTimeout:           opts.IdleTimeout,
+		// POST /v1/scrub reads uploads of any size as a stream (bounded in
+		// api/scrub.go); JSON routes keep BodyLimit through requestBody.
+		StreamRequestBody: true,
+		ReadTimeout:       opts.ReadTimeout,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       opts.IdleTimeout,
 		// "tcp" rather than Fiber's default "tcp4", so that Listen takes IPv6
 		// addresses too.
 		Network: fiber.NetworkTCP,

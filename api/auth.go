@@ -73,6 +73,9 @@ func (s *Server) guard(p permission) fiber.Handler {
 			return err
 		}
 		c.Locals(localKeyName, strings.Clone(key.Name))
+		if err := s.limit(c, key.Name); err != nil {
+			return err
+		}
 		if !allows(key.Role, p) {
 			return filter.Errorf(filter.EForbidden, "", "a key with role %q may not %s", key.Role, permissionNames[p])
 		}

@@ -38,7 +38,11 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 	if !isJSON(c.Get(fiber.HeaderContentType)) {
 		return errUnsupportedMediaType
 	}
-	return decodeJSON(c.Body(), dst)
+	body, err := requestBody(c)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, dst)
 }
 
 // isJSON reports whether a Content-Type is application/json (with any

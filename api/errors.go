@@ -100,6 +100,7 @@ func (s *Server) writeError(c *fiber.Ctx, err error) error {
 			slog.Int("status", status),
 			slog.String("code", code),
 			slog.String("key", keyName(c)),
+			slog.String("request_id", requestID(c)),
 			slog.Any("err", err),
 		)
 	}

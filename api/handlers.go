@@ -51,6 +51,7 @@ func (s *Server) check(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.recordDecisions(c, []service.CheckInput{in}, []service.CheckResult{res})
 	return c.JSON(newCheckResponse(res))
 }
 
@@ -83,6 +84,7 @@ func (s *Server) checkBatch(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.recordDecisions(c, ins, results)
 	out := batchResponse{Results: make([]checkResponse, len(results))}
 	for i, r := range results {
 		out.Results[i] = newCheckResponse(r)

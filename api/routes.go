@@ -61,6 +61,8 @@ func (s *Server) observe(c *fiber.Ctx) error {
 			slog.Int("status", c.Response().StatusCode()),
 			slog.Duration("took", time.Since(start)),
 			slog.String("key", keyName(c)),
+			slog.String("request_id", requestID(c)),
+			slog.String("decision_id", decisionID(c)),
 		)
 	}
 	return nil

@@ -1,6 +1,596 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"callfilter/filter"
+	"callfilter/scrub"
+	"callfilter/service"
+)
+
+// Bulk scrubbing. POST /v1/scrub streams: the CSV is read from the request
+// body stream (the app sets StreamRequestBody) through maxScrubBytes and the
+// answer is written while the upload is still being read, so memory stays flat
+// whatever the file size. Jobs store the upload under Options.ScrubDir and run
+// one at a time in the background; they survive a restart (a job found
+// queued or running is run again from the start) and never vanish.
+
+const (
+	// maxScrubBytes bounds one scrub upload.
+	maxScrubBytes = 8 << 30
+	// scrubTimeout bounds one streamed scrub: the request's own deadline
+	// (RequestTimeout) is for checks, not for millions of rows.
+	scrubTimeout = 2 * time.Hour
+	// scrubIdle is how long a streamed scrub's connection may make no progress.
+	scrubIdle = 60 * time.Second
+	capsNote  = "frequency caps are not applied by a scrub; they are checked at dial time"
+)
 
 // scrubRoutes registers the bulk-scrub routes.
-func (s *Server) scrubRoutes(v1 fiber.Router) {}
+func (s *Server) scrubRoutes(v1 fiber.Router) {
+	jobs := newScrubJobs(s)
+	v1.Post("/scrub", s.guard(permScrub), s.scrub)
+	v1.Post("/scrub/jobs", s.guard(permScrub), jobs.create)
+	v1.Get("/scrub/jobs/:id", s.guard(permScrub), jobs.get)
+	v1.Get("/scrub/jobs/:id/result", s.guard(permScrub), jobs.result)
+	s.app.Hooks().OnShutdown(func() error {
+		jobs.close()
+		return nil
+	})
+}
+
+// requestBody returns the body of a JSON request within the app's BodyLimit.
+// The app streams request bodies (for /v1/scrub), which makes fasthttp hand
+// an over-limit body to the handler as a stream instead of refusing it with
+// 413: this keeps the limit for every other route.
+func requestBody(c *fiber.Ctx) ([]byte, error) {
+	limit := c.App().Config().BodyLimit
+	cl := c.Request().Header.ContentLength()
+	switch {
+	case cl > limit:
+		c.Context().SetConnectionClose()
+		return nil, fiber.ErrRequestEntityTooLarge
+	case cl >= 0 || !c.Request().IsBodyStream():
+		return c.Body(), nil
+	}
+	// Chunked: read at most limit+1 bytes.
+	b, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), int64(limit)+1))
+	if err != nil {
+		return nil, fiber.ErrBadRequest
+	}
+	if len(b) > limit {
+		c.Context().SetConnectionClose()
+		return nil, fiber.ErrRequestEntityTooLarge
+	}
+	return b, nil
+}
+
+// scrubParams are the query parameters of a scrub.
+type scrubParams struct {
+	Purpose string    `json:"purpose"`
+	Channel string    `json:"channel"`
+	Seller  string    `json:"seller,omitempty"`
+	Region  string    `json:"region,omitempty"`
+	Column  string    `json:"column,omitempty"`
+	Charset string    `json:"charset,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+func scrubQuery(c *fiber.Ctx) (scrubParams, error) {
+	p := scrubParams{
+		Purpose: utils.CopyString(c.Query("purpose")),
+		Channel: utils.CopyString(c.Query("channel")),
+		Seller:  utils.CopyString(c.Query("seller")),
+		Region:  utils.CopyString(c.Query("region")),
+		Column:  utils.CopyString(c.Query("column")),
+		Charset: utils.CopyString(c.Query("charset")),
+	}
+	at, err := parseTime("at", c.Query("at"))
+	if err != nil {
+		return p, err
+	}
+	p.At = at
+	mt, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if p.Charset == "" {
+		p.Charset = strings.Clone(params["charset"])
+	}
+	switch mt {
+	case "text/csv", "text/plain", "application/csv", "text/tab-separated-values", "application/octet-stream", fiber.MIMEMultipartForm:
+	default:
+		return p, &httpError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send the CSV as Content-Type: text/csv (or a multipart file field named file)"}
+	}
+	return p, nil
+}
+
+func (p scrubParams) input() service.ScrubInput {
+	return service.ScrubInput{Purpose: p.Purpose, Channel: p.Channel, Seller: p.Seller, Region: p.Region, At: p.At}
+}
+
+// uploadBody returns the CSV of a scrub request: the file field "file" of a
+// multipart form (which fasthttp spools to a temporary file), or the body
+// stream read through maxScrubBytes.
+func uploadBody(c *fiber.Ctx) (io.Reader, func(), error) {
+	if strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
+		fh, err := c.FormFile("file")
+		if err != nil {
+			return nil, nil, filter.Errorf(filter.EInvalid, "missing_file", "a multipart scrub needs the CSV in a file field named \"file\"")
+		}
+		f, err := fh.Open()
+		if err != nil {
+			return nil, nil, filter.Wrap(filter.EInternal, err, "open the uploaded file")
+		}
+		return f, func() { f.Close() }, nil
+	}
+	var body io.Reader
+	if st := c.Context().RequestBodyStream(); st != nil {
+		body = st
+	} else {
+		body = bytes.NewReader(c.Body())
+	}
+	return &limitedReader{r: body, left: maxScrubBytes}, func() {}, nil
+}
+
+// limitedReader fails with 413 body_too_large past its limit, rather than
+// ending quietly as io.LimitReader would (a cut file must not look whole).
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+var errScrubTooLarge = &httpError{http.StatusRequestEntityTooLarge, "body_too_large", "the upload is larger than a scrub accepts"}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			return 0, errScrubTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// scrub is POST /v1/scrub: the answer streams the scrubbed CSV (the summary
+// is logged; use a job for a summary a client can read).
+func (s *Server) scrub(c *fiber.Ctx) error {
+	p, err := scrubQuery(c)
+	if err != nil {
+		return err
+	}
+	sc, err := s.svc.Scrubber(p.input())
+	if err != nil {
+		return err
+	}
+	body, closeBody, err := uploadBody(c)
+	if err != nil {
+		return err
+	}
+	conn := c.Context().Conn()
+	extend := func() {
+		_ = conn.SetDeadline(time.Now().Add(scrubIdle))
+	}
+	extend()
+	started, err := scrub.Start(body, scrub.Options{
+		Decider: sc, Region: sc.Region(), Column: p.Column, Charset: p.Charset,
+		FlushEvery: 8192,
+		Progress:   func(*scrub.Summary) { extend() },
+	})
+	if err != nil {
+		closeBody()
+		return err
+	}
+	info := started.Summary()
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set("X-Scrub-Column", info.ColumnName)
+	c.Set("X-Scrub-Rules-Version", sc.RulesVersion())
+	c.Set("X-Scrub-At", sc.At().UTC().Format(time.RFC3339))
+	c.Set("X-Scrub-Note", capsNote)
+	log, route, key := s.log, routePattern(c), keyName(c)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer closeBody()
+		ctx, cancel := context.WithTimeout(context.Background(), scrubTimeout)
+		defer cancel()
+		sum, err := started.Write(ctx, w)
+		if err != nil {
+			// The status is sent: a failure mid-stream can only cut the
+			// answer short and say so in the trailer (and the log).
+			log.LogAttrs(ctx, slog.LevelWarn, "scrub stopped", slog.String("route", route), slog.String("key", key), slog.String("code", filter.ErrorCode(err)), slog.Any("err", err))
+		}
+		// A trailer set here would race with fasthttp writing the headers
+		// (the writer starts before they are sent): the summary of a
+		// streamed scrub goes to the log; jobs report it in full.
+		if sum != nil {
+			log.LogAttrs(ctx, slog.LevelInfo, "scrub done", slog.String("key", key), slog.Int64("rows", sum.Rows), slog.Int64("allow", sum.Allow), slog.Int64("deny", sum.Deny), slog.Int64("malformed", sum.Malformed))
+		}
+		_ = w.Flush()
+	})
+	return nil
+}
+
+// Jobs.
+
+// jobState is where a job is.
+type jobState string
+
+const (
+	jobQueued  jobState = "queued"
+	jobRunning jobState = "running"
+	jobDone    jobState = "done"
+	jobFailed  jobState = "failed"
+)
+
+// jobMeta is a job's durable record (meta.json in its directory).
+type jobMeta struct {
+	ID        string         `json:"id"`
+	State     jobState       `json:"state"`
+	Params    scrubParams    `json:"params"`
+	Bytes     int64          `json:"bytes"`
+	CreatedAt time.Time      `json:"created_at"`
+	StartedAt time.Time      `json:"started_at,omitzero"`
+	EndedAt   time.Time      `json:"ended_at,omitzero"`
+	Restarts  int            `json:"restarts,omitempty"`
+	Error     *errorJSON     `json:"error,omitempty"`
+	Summary   *scrub.Summary `json:"summary,omitempty"`
+}
+
+// jobView is GET /v1/scrub/jobs/{id}.
+type jobView struct {
+	jobMeta
+	RowsDone   int64   `json:"rows_done"`
+	BytesDone  int64   `json:"bytes_done"`
+	RowsPerSec float64 `json:"rows_per_second"`
+	ETASeconds float64 `json:"eta_seconds,omitempty"`
+	Note       string  `json:"note"`
+}
+
+// scrubJobs runs jobs one at a time on one goroutine, which close stops.
+type scrubJobs struct {
+	s      *Server
+	dir    string
+	queue  chan string
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+
+	mu   sync.Mutex
+	live map[string]*jobView // the running job's progress
+}
+
+func newScrubJobs(s *Server) *scrubJobs {
+	j := &scrubJobs{s: s, dir: s.opts.ScrubDir, queue: make(chan string, 4096), live: map[string]*jobView{}, done: make(chan struct{})}
+	if j.dir == "" {
+		close(j.done)
+		return j
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j.cancel = cancel
+	go j.run(ctx)
+	return j
+}
+
+func (j *scrubJobs) close() {
+	j.once.Do(func() {
+		if j.cancel != nil {
+			j.cancel()
+		}
+		<-j.done
+	})
+}
+
+func (j *scrubJobs) path(id string, name string) string { return filepath.Join(j.dir, id, name) }
+
+// run resumes the jobs a previous process left queued or running, then runs
+// what is queued until ctx is done.
+func (j *scrubJobs) run(ctx context.Context) {
+	defer close(j.done)
+	ents, _ := os.ReadDir(j.dir)
+	for _, e := range ents {
+		m, err := j.load(e.Name())
+		if err != nil || m.State == jobDone || m.State == jobFailed {
+			continue
+		}
+		if m.State == jobRunning {
+			m.Restarts++
+			m.State = jobQueued
+			_ = j.save(m)
+		}
+		j.queue <- m.ID
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-j.queue:
+			j.runOne(ctx, id)
+		}
+	}
+}
+
+func (j *scrubJobs) runOne(ctx context.Context, id string) {
+	m, err := j.load(id)
+	if err != nil {
+		return
+	}
+	fail := func(err error) {
+		_, code, msg := classify(err)
+		m.State, m.EndedAt, m.Error = jobFailed, time.Now().UTC(), &errorJSON{Code: code, Message: msg}
+		_ = j.save(m)
+	}
+	sc, err := j.s.svc.Scrubber(m.Params.input())
+	if err != nil {
+		fail(err)
+		return
+	}
+	in, err := os.Open(j.path(id, "input.csv"))
+	if err != nil {
+		fail(filter.Wrap(filter.EInternal, err, "the upload is lost"))
+		return
+	}
+	defer in.Close()
+	out, err := os.Create(j.path(id, "output.csv.tmp"))
+	if err != nil {
+		fail(filter.Wrap(filter.EInternal, err, "cannot write the output"))
+		return
+	}
+	defer out.Close()
+	m.State, m.StartedAt = jobRunning, time.Now().UTC()
+	_ = j.save(m)
+	counter := &countingReader{r: in}
+	view := &jobView{jobMeta: *m}
+	j.mu.Lock()
+	j.live[id] = view
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		delete(j.live, id)
+		j.mu.Unlock()
+	}()
+	start := time.Now()
+	sum, err := scrub.Run(ctx, counter, out, scrub.Options{
+		Decider: sc, Region: sc.Region(), Column: m.Params.Column, Charset: m.Params.Charset,
+		Progress: func(s *scrub.Summary) {
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			view.Summary = s.Clone()
+			n := counter.n.Load()
+			view.RowsDone, view.BytesDone = s.Rows, n
+			if el := time.Since(start).Seconds(); el > 0 && s.Rows > 0 {
+				view.RowsPerSec = float64(s.Rows) / el
+				if n > 0 {
+					view.ETASeconds = el * float64(m.Bytes-n) / float64(n)
+				}
+			}
+		},
+	})
+	if ctx.Err() != nil {
+		// Shutting down: the job stays running on disk and is resumed.
+		return
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if err == nil {
+		err = os.Rename(j.path(id, "output.csv.tmp"), j.path(id, "output.csv"))
+	}
+	if err != nil {
+		m.Summary = sum
+		fail(err)
+		return
+	}
+	m.State, m.EndedAt, m.Summary = jobDone, time.Now().UTC(), sum
+	_ = j.save(m)
+}
+
+// countingReader counts the bytes read, for progress.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func validJobID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+func (j *scrubJobs) load(id string) (*jobMeta, error) {
+	if !validJobID(id) {
+		return nil, filter.Errorf(filter.ENotFound, "", "no scrub job %q", id)
+	}
+	b, err := os.ReadFile(j.path(id, "meta.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, filter.Errorf(filter.ENotFound, "", "no scrub job %q", id)
+	}
+	if err != nil {
+		return nil, filter.Wrap(filter.EUnavailable, err, "the job cannot be read")
+	}
+	var m jobMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, filter.Wrap(filter.EInternal, err, "the job record is corrupt")
+	}
+	return &m, nil
+}
+
+// save writes m durably (temporary file, sync, rename).
+func (j *scrubJobs) save(m *jobMeta) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := j.path(m.ID, "meta.json.tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, j.path(m.ID, "meta.json"))
+}
+
+var errNoJobs = filter.Errorf(filter.EUnavailable, "jobs_unavailable", "scrub jobs need a data directory (api.Options.ScrubDir)")
+
+// createScrubJob is POST /v1/scrub/jobs: it stores the upload and queues it.
+func (j *scrubJobs) create(c *fiber.Ctx) error {
+	s := j.s
+	if j.dir == "" {
+		return errNoJobs
+	}
+	p, err := scrubQuery(c)
+	if err != nil {
+		return err
+	}
+	sc, err := s.svc.Scrubber(p.input())
+	if err != nil {
+		return err
+	}
+	p.At = sc.At() // a resumed job decides at the same instant
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	m := &jobMeta{ID: hex.EncodeToString(raw[:]), State: jobQueued, Params: p, CreatedAt: time.Now().UTC()}
+	if err := os.MkdirAll(filepath.Join(j.dir, m.ID), 0o700); err != nil {
+		return filter.Wrap(filter.EUnavailable, err, "the job cannot be stored")
+	}
+	body, closeBody, err := uploadBody(c)
+	if err != nil {
+		return err
+	}
+	defer closeBody()
+	_ = c.Context().Conn().SetReadDeadline(time.Now().Add(scrubTimeout))
+	f, err := os.Create(j.path(m.ID, "input.csv"))
+	if err != nil {
+		return filter.Wrap(filter.EUnavailable, err, "the job cannot be stored")
+	}
+	n, err := io.Copy(f, body)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		m.Bytes = n
+		err = j.save(m)
+	}
+	if err != nil {
+		_ = os.RemoveAll(filepath.Join(j.dir, m.ID))
+		var he *httpError
+		if errors.As(err, &he) {
+			return err
+		}
+		return filter.Wrap(filter.EUnavailable, err, "the job cannot be stored")
+	}
+	select {
+	case j.queue <- m.ID:
+	default:
+		// The queue is full: the job is on disk and runs after a restart.
+	}
+	return c.Status(http.StatusAccepted).JSON(j.view(m))
+}
+
+func (j *scrubJobs) view(m *jobMeta) jobView {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if v, ok := j.live[m.ID]; ok {
+		out := *v
+		out.State = jobRunning
+		if v.Summary != nil {
+			out.Summary = v.Summary.Clone()
+		}
+		out.Note = capsNote
+		return out
+	}
+	v := jobView{jobMeta: *m, Note: capsNote}
+	if m.Summary != nil {
+		v.RowsDone = m.Summary.Rows
+	}
+	if m.State == jobDone {
+		v.BytesDone = m.Bytes
+		if d := m.EndedAt.Sub(m.StartedAt).Seconds(); d > 0 {
+			v.RowsPerSec = float64(v.RowsDone) / d
+		}
+	}
+	return v
+}
+
+// scrubJob is GET /v1/scrub/jobs/{id}: state, progress and counts so far.
+func (j *scrubJobs) get(c *fiber.Ctx) error {
+	if j.dir == "" {
+		return errNoJobs
+	}
+	m, err := j.load(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(j.view(m))
+}
+
+// scrubJobResult is GET /v1/scrub/jobs/{id}/result: the output of a done job.
+func (j *scrubJobs) result(c *fiber.Ctx) error {
+	if j.dir == "" {
+		return errNoJobs
+	}
+	m, err := j.load(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	switch m.State {
+	case jobDone:
+	case jobFailed:
+		return filter.Errorf(filter.EConflict, "job_failed", "the job failed: %s", m.Error.Message)
+	default:
+		return filter.Errorf(filter.EConflict, "job_not_done", "the job is %s: poll GET /v1/scrub/jobs/%s", m.State, m.ID)
+	}
+	f, err := os.Open(j.path(m.ID, "output.csv"))
+	if err != nil {
+		return filter.Wrap(filter.EUnavailable, err, "the result cannot be read")
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return filter.Wrap(filter.EUnavailable, err, "the result cannot be read")
+	}
+	_ = c.Context().Conn().SetWriteDeadline(time.Now().Add(scrubTimeout))
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	return c.SendStream(f, int(st.Size()))
+}

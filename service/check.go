@@ -96,7 +96,7 @@ func (s *Service) facts(ctx context.Context, pol *filter.Policy, n phone.Number,
 	var lists [8]filter.ListFact
 	var maybe [8]string
 	known, unsure := lists[:0], maybe[:0]
-	if s.opts.ExactLists {
+	if s.opts.ExactLists || (s.opts.Synced != nil && !s.opts.Synced()) {
 		unsure = append(unsure, pol.Lists...)
 	} else {
 		known, unsure = s.lists.Screen(n.Key, pol.Lists, known, unsure)

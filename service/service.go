@@ -35,6 +35,14 @@ type Options struct {
 	// their filters follow each other's changes: another instance's add is in
 	// the store at once but not in this instance's filters.
 	ExactLists bool
+	// Synced, when set, says whether the bloom filters follow every change
+	// other instances make (a change feed is in step). While it returns
+	// false every check confirms every list in the store, as with
+	// ExactLists. It is called on every check: it must be cheap.
+	Synced func() bool
+	// Health, when set, says whether the store and the change feed can be
+	// relied on; Ready is false while it returns an error.
+	Health func() error
 }
 
 // Validate fills defaults and reports what must be fixed.
@@ -88,8 +96,11 @@ func (s *Service) Rules() *filter.RuleSet { return s.rules.Load() }
 // one, never a mix.
 func (s *Service) SetRules(rs *filter.RuleSet) { s.rules.Store(rs) }
 
-// Ready reports whether checks can be answered from loaded lists.
-func (s *Service) Ready() bool { return s.lists.Ready() }
+// Ready reports whether checks can be answered from loaded lists, and the
+// store and change feed are healthy (Options.Health).
+func (s *Service) Ready() bool {
+	return s.lists.Ready() && (s.opts.Health == nil || s.opts.Health() == nil)
+}
 
 // DefaultRegion is the region numbers without a country code are read in.
 func (s *Service) DefaultRegion() string { return s.opts.DefaultRegion }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,10 @@ type StoreConfig struct {
 	// Timeout bounds each Redis call; a check that cannot read its facts in
 	// time denies with unavailable.
 	Timeout time.Duration `yaml:"timeout"`
+	// ExactLists confirms every list in the store on every check instead of
+	// trusting a bloom "no" (Redis keeps the filters in step through a change
+	// feed; this is for the cautious, at one more look-up per list).
+	ExactLists bool `yaml:"exact_lists"`
 }
 
 // HTTPConfig bounds requests.
@@ -73,6 +78,17 @@ type HTTPConfig struct {
 	IdleTimeout    time.Duration `yaml:"idle_timeout"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TLSCertFile and TLSKeyFile (PEM, relative to the config file; or
+	// CALLFILTER_TLS_CERT_FILE and CALLFILTER_TLS_KEY_FILE) make the service
+	// terminate TLS itself. Left empty it serves plain HTTP, for a TLS proxy
+	// in front.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// RateLimit bounds each API key's requests per second (0: no limit);
+	// RateBurst is how many it may send at once (default: the rate). Past
+	// them a request gets 429 with Retry-After.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
 }
 
 // BloomConfig sizes the lists' bloom filters.
@@ -146,6 +162,14 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		}
 		c.Rules = v
 	}
+	for env, dst := range map[string]*string{"CALLFILTER_TLS_CERT_FILE": &c.HTTP.TLSCertFile, "CALLFILTER_TLS_KEY_FILE": &c.HTTP.TLSKeyFile} {
+		if v := getenv(env); v != "" {
+			if abs, err := filepath.Abs(v); err == nil {
+				v = abs
+			}
+			*dst = v
+		}
+	}
 	if v := getenv("CALLFILTER_LOG_LEVEL"); v != "" {
 		c.LogLevel = v
 	}
@@ -198,6 +222,17 @@ func (c *Config) validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s (%v) must be positive, e.g. 2s", name, d))
 		}
+	}
+	switch cert, key := c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile; {
+	case (cert == "") != (key == ""):
+		errs = append(errs, errors.New("http.tls_cert_file and http.tls_key_file: set both to serve TLS, or neither to serve plain HTTP behind a TLS proxy"))
+	case cert != "":
+		if _, err := tls.LoadX509KeyPair(c.path(cert), c.path(key)); err != nil {
+			errs = append(errs, fmt.Errorf("http.tls_cert_file, http.tls_key_file: %w (give a PEM certificate chain and its private key)", err))
+		}
+	}
+	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("http.rate_limit (%v) and http.rate_burst (%d) cannot be negative: 0 means no limit (and a burst of the rate)", c.HTTP.RateLimit, c.HTTP.RateBurst))
 	}
 	if p := c.Bloom.FalsePositiveRate; p <= 0 || p >= 0.1 {
 		errs = append(errs, fmt.Errorf("bloom.false_positive_rate (%v) must be between 0 and 0.1, e.g. 0.0001", p))

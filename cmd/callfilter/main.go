@@ -29,6 +29,10 @@ Usage:
   callfilter import       [--config config.yaml] --list NAME [--region US] FILE|-
                           load numbers (one per line, or the first CSV column) into a list
   callfilter check-config [--config config.yaml]    validate the configuration and its rules
+  callfilter scrub        [--config config.yaml] IN.csv|- -o OUT.csv|- --purpose P --channel C
+                          [--seller S] [--region US] [--column C] [--at T] [--charset gbk]
+                          decide every row of a CSV lead list (a progress bar on stderr)
+  callfilter gen          --rows N [--seed S] [--full] [-o FILE]   write a messy CSV for benchmarks
   callfilter version
   callfilter trivial-server [--listen 127.0.0.1:8081]
                           a bare Fiber JSON handler: the baseline of load tests
@@ -51,6 +55,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = importCmd(args, stdout, stderr)
 	case "check-config":
 		err = checkConfigCmd(args, stdout, stderr)
+	case "scrub":
+		err = scrubCmd(args, stdout, stderr)
+	case "gen":
+		err = genCmd(args, stdout, stderr)
 	case "trivial-server":
 		err = trivialCmd(args, stderr)
 	case "version":

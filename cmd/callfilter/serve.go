@@ -18,7 +18,9 @@ import (
 
 	"callfilter/api"
 	"callfilter/dnc"
+	"callfilter/feed"
 	"callfilter/filter"
+	"callfilter/metrics"
 	"callfilter/phone"
 	"callfilter/service"
 	"callfilter/store/embedded"
@@ -33,6 +35,7 @@ type Main struct {
 
 	store  filter.Store
 	lists  *dnc.Lists
+	feed   *feed.Feed // the change feed of a Redis store; nil for embedded
 	svc    *service.Service
 	server *api.Server
 	ln     net.Listener
@@ -59,36 +62,49 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reg := newRegistry()
+	st = metrics.InstrumentStore(st, reg)
 	m.store = st
 	secret, err := hmacSecret(m.cfg, m.log)
 	if err != nil {
 		return err
 	}
 	m.lists = dnc.New(st, dnc.Options{FalsePositiveRate: m.cfg.Bloom.FalsePositiveRate})
-	m.svc, err = service.New(st, m.lists, rs, service.Options{
+	sopts := service.Options{
 		DefaultRegion: m.cfg.DefaultRegion,
 		Hasher:        filter.NewHasher(secret),
-		// A shared store is written by other instances too: confirm lists
-		// there rather than trust this instance's filters.
-		ExactLists: m.cfg.Store.Kind != "embedded",
-	})
+		// store.exact_lists: confirm every list in the store on every check.
+		ExactLists: m.cfg.Store.ExactLists,
+	}
+	m.feed = m.newFeed(st, &sopts)
+	m.svc, err = service.New(st, m.lists, rs, sopts)
 	if err != nil {
 		return err
 	}
 	if err := m.keys(ctx); err != nil {
 		return err
 	}
+	reg.MustRegister(metrics.NewListsCollector(m.lists.Status), metrics.NewStoreListsCollector(st.Lists))
 	m.server = api.New(m.svc, api.Options{
 		BodyLimit:      m.cfg.HTTP.BodyLimitMiB << 20,
 		RequestTimeout: m.cfg.HTTP.RequestTimeout,
 		ReadTimeout:    m.cfg.HTTP.ReadTimeout,
 		WriteTimeout:   m.cfg.HTTP.WriteTimeout,
 		IdleTimeout:    m.cfg.HTTP.IdleTimeout,
+		ScrubDir:       filepath.Join(filepath.Dir(m.cfg.path(m.cfg.Store.Path)), "scrub-jobs"),
 		Logger:         m.log,
+		Metrics:        reg,
+		RateLimit:      api.RateLimit{PerSecond: m.cfg.HTTP.RateLimit, Burst: m.cfg.HTTP.RateBurst},
 	})
 	m.ln, err = net.Listen("tcp", m.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set listen in the config or CALLFILTER_LISTEN)", m.cfg.Listen, err)
+	}
+	if m.cfg.HTTP.TLSCertFile != "" {
+		m.ln, err = tlsListener(m.ln, m.cfg.path(m.cfg.HTTP.TLSCertFile), m.cfg.path(m.cfg.HTTP.TLSKeyFile))
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -120,7 +136,7 @@ func (m *Main) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		phone.Warm()
 		names := m.svc.Rules().ListNames()
-		if err := m.lists.Load(ctx, names); err != nil {
+		if err := m.loadLists(ctx, names); err != nil {
 			m.log.Error("lists not loaded: checks deny with unavailable", "err", err)
 			return
 		}
@@ -145,7 +161,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	served := make(chan error, 1)
 	go func() { served <- m.server.Listener(m.ln) }()
-	m.log.Info("serving", "addr", m.ln.Addr().String(), "version", version, "rules_version", m.svc.Rules().Version)
+	m.log.Info("serving", "addr", m.ln.Addr().String(), "tls", m.cfg.HTTP.TLSCertFile != "", "version", version, "rules_version", m.svc.Rules().Version)
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -176,7 +192,7 @@ func (m *Main) reloadRules(ctx context.Context) {
 	}
 	for _, name := range rs.ListNames() {
 		if !loaded[name] {
-			if err := m.lists.Load(ctx, rs.ListNames()); err != nil {
+			if err := m.loadLists(ctx, rs.ListNames()); err != nil {
 				m.log.Error("rules not reloaded: their lists could not be loaded", "err", err)
 				return
 			}
@@ -190,6 +206,9 @@ func (m *Main) reloadRules(ctx context.Context) {
 // Close stops the background work and closes the store.
 func (m *Main) Close() error {
 	m.wg.Wait()
+	if m.feed != nil {
+		m.feed.Close()
+	}
 	if m.lists != nil {
 		m.lists.Close()
 	}

@@ -15,6 +15,7 @@ import (
 //	P:list:{N}:meta                 hash: count → number of keys, updated → Unix ms of the last add/remove
 //	P:list:{N}:buckets              sorted set: member and score = bucket (key / 10000) that holds keys
 //	P:list:{N}:b:<bucket>           set of integers key % 10000 (an intset: 2 bytes per member)
+//	P:list:{N}:feed                 stream: the list's changes, in order (see addScript), trimmed MAXLEN ~
 //	P:subj:{S}:consents             hash: consentField(seller, purpose, channel) → consent JSON
 //	P:subj:{S}:revocations          list: revocation JSON, in the order recorded
 //	P:subj:{S}:relationships        hash: relField(seller, kind) → relationship JSON
@@ -38,6 +39,7 @@ func (k keys) lists() string { return k.prefix + ":lists" }
 func (k keys) list(name string) string        { return k.prefix + ":list:{" + name + "}" }
 func (k keys) listMeta(name string) string    { return k.list(name) + ":meta" }
 func (k keys) listBuckets(name string) string { return k.list(name) + ":buckets" }
+func (k keys) listFeed(name string) string    { return k.list(name) + ":feed" }
 func (k keys) listBucket(name string, bucket uint64) string {
 	return k.list(name) + ":b:" + strconv.FormatUint(bucket, 10)
 }

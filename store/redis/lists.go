@@ -71,6 +71,7 @@ func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Sc
 	total := 0
 	run := func(ks []string, args []any) error {
 		args[0] = strconv.FormatInt(ms(time.Now()), 10)
+		args[1] = newEpoch()
 		n, err := script.Run(ctx, s.rdb, ks, args...).Int()
 		if err != nil {
 			return fail(ctx, op, err)
@@ -78,8 +79,9 @@ func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Sc
 		total += n
 		return nil
 	}
-	head := []string{s.k.listMeta(list), s.k.listBuckets(list)}
-	ks, args, inChunk := slices.Clone(head), []any{""}, 0
+	head := []string{s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list)}
+	maxLen := strconv.FormatInt(s.feedMaxLen, 10)
+	ks, args, inChunk := slices.Clone(head), []any{"", "", maxLen}, 0
 	var b strings.Builder
 	for _, bucket := range buckets {
 		b.Reset()
@@ -95,7 +97,7 @@ func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Sc
 			if err := run(ks, args); err != nil {
 				return total, err
 			}
-			ks, args, inChunk = slices.Clone(head), []any{""}, 0
+			ks, args, inChunk = slices.Clone(head), []any{"", "", maxLen}, 0
 		}
 	}
 	if len(ks) > len(head) || len(buckets) == 0 {

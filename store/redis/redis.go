@@ -75,6 +75,11 @@ type Options struct {
 	// configuration endpoint); with more than one address and no MasterName,
 	// Cluster mode is used anyway.
 	ClusterMode bool
+	// FeedMaxLen is the approximate number of entries each list's change
+	// feed keeps (XADD MAXLEN ~); an instance that falls further behind
+	// rebuilds its filter from the list. Default 1000 (an entry holds up to
+	// 10000 keys).
+	FeedMaxLen int64
 }
 
 // Defaults.
@@ -85,6 +90,7 @@ const (
 	DefaultWriteTimeout = 250 * time.Millisecond
 	DefaultPoolTimeout  = 250 * time.Millisecond
 	DefaultMaxRetries   = 1
+	DefaultFeedMaxLen   = 1000
 )
 
 // Validate reports the first option that cannot be used, as an EInvalid error
@@ -106,6 +112,8 @@ func (o Options) Validate() error {
 		return bad("timeouts must not be negative: use 0 for the defaults")
 	case o.PoolSize < 0:
 		return bad("pool size (%d) must not be negative: use 0 for the default", o.PoolSize)
+	case o.FeedMaxLen < 0:
+		return bad("feed max len (%d) must not be negative: use 0 for the default (%d)", o.FeedMaxLen, DefaultFeedMaxLen)
 	case o.MaxRetries < -1:
 		return bad("max retries (%d) must be -1 (none), 0 (default %d) or positive", o.MaxRetries, DefaultMaxRetries)
 	}
@@ -137,16 +145,21 @@ func (o Options) withDefaults() Options {
 	if o.MaxRetries == 0 {
 		o.MaxRetries = DefaultMaxRetries
 	}
+	if o.FeedMaxLen == 0 {
+		o.FeedMaxLen = DefaultFeedMaxLen
+	}
 	return o
 }
 
 // Store is a filter.Store in Redis. Safe for concurrent use.
 type Store struct {
-	rdb    goredis.UniversalClient
-	k      keys
-	closed atomic.Bool
-	once   sync.Once
-	err    error
+	rdb        goredis.UniversalClient
+	k          keys
+	feedMaxLen int64
+	readTO     time.Duration
+	closed     atomic.Bool
+	once       sync.Once
+	err        error
 }
 
 // Open connects to Redis and pings it. EInvalid for bad options; EUnavailable,
@@ -184,7 +197,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			"redis: cannot reach %s (is redis-server running, and are the address and credentials right?)",
 			strings.Join(opts.Addrs, ","))
 	}
-	return &Store{rdb: rdb, k: keys{prefix: opts.KeyPrefix}}, nil
+	return &Store{rdb: rdb, k: keys{prefix: opts.KeyPrefix}, feedMaxLen: opts.FeedMaxLen, readTO: opts.ReadTimeout}, nil
 }
 
 // Close closes the connections. Calls after the first return its result;

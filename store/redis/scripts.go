@@ -9,22 +9,31 @@ import goredis "github.com/redis/go-redis/v9"
 // not fall back (#3228). Numbers are passed as decimal strings computed in Go,
 // so Lua's doubles never format an instant.
 
-// addScript adds keys to a list and keeps its meta in step.
+// addScript adds keys to a list and keeps its meta in step, and appends the
+// change to the list's change feed (a stream) in the same atomic step: a
+// change is in the feed if and only if it is in the list.
 //
-//	KEYS[1]   list meta hash
+//	KEYS[1]   list meta hash (count, updated, and the feed's seq and epoch)
 //	KEYS[2]   list buckets sorted set
-//	KEYS[2+i] bucket set i (i ≥ 1)
+//	KEYS[3]   list change feed (stream)
+//	KEYS[3+i] bucket set i (i ≥ 1)
 //	ARGV[1]   now, Unix ms (the list's new updated)
-//	ARGV[1+i] bucket i's number, then its members (key % 10000), space-separated
+//	ARGV[2]   a random epoch, used only if the meta has none yet (a new list,
+//	          or a Redis that lost the list)
+//	ARGV[3]   the feed's approximate maximum length (XADD MAXLEN ~)
+//	ARGV[3+i] bucket i's number, then its members (key % 10000), space-separated
 //
+// Each feed entry holds s (the list's change sequence number: 1, 2, 3… with
+// no gap, so a reader sees whether it missed one), e (the epoch), op ("a")
+// and k (the bucket arguments joined by ';': every key passed, new or not).
 // Returns the number of keys that were not there before. With no buckets it
-// creates the list (count 0) or refreshes its updated.
+// creates the list (count 0) or refreshes its updated, and writes no entry.
 var addScript = goredis.NewScript(`
 local added = 0
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   local bucket = nil
   local batch = {}
-  for tok in string.gmatch(ARGV[i - 1], '%d+') do
+  for tok in string.gmatch(ARGV[i], '%d+') do
     if bucket == nil then
       bucket = tok
     else
@@ -42,11 +51,19 @@ for i = 3, #KEYS do
 end
 redis.call('HINCRBY', KEYS[1], 'count', added)
 redis.call('HSET', KEYS[1], 'updated', ARGV[1])
+if #KEYS >= 4 then
+  redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
+  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  local epoch = redis.call('HGET', KEYS[1], 'epoch')
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', epoch, 'op', 'a', 'k', table.concat(ARGV, ';', 4))
+end
 return added
 `)
 
 // removeScript removes keys from a list and keeps its meta in step. A list
-// whose meta hash does not exist is left alone (nothing is created).
+// whose meta hash does not exist is left alone (nothing is created). When
+// keys were removed it appends an entry with op "r" to the feed (readers
+// only count them: a bloom filter cannot forget).
 //
 //	KEYS and ARGV as addScript's.
 //
@@ -56,10 +73,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 local removed = 0
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   local bucket = nil
   local batch = {}
-  for tok in string.gmatch(ARGV[i - 1], '%d+') do
+  for tok in string.gmatch(ARGV[i], '%d+') do
     if bucket == nil then
       bucket = tok
     else
@@ -79,9 +96,30 @@ for i = 3, #KEYS do
 end
 if removed > 0 then
   redis.call('HINCRBY', KEYS[1], 'count', 0 - removed)
+  redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
+  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  local epoch = redis.call('HGET', KEYS[1], 'epoch')
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', epoch, 'op', 'r', 'n', removed)
 end
 redis.call('HSET', KEYS[1], 'updated', ARGV[1])
 return removed
+`)
+
+// feedHeadScript reads where a list's change feed ends, atomically with the
+// meta's sequence number and epoch, so that a reader that scans the list
+// after it and then reads the feed from the returned id misses nothing.
+//
+//	KEYS[1] list meta hash
+//	KEYS[2] list change feed (stream)
+//
+// Returns {last entry id or "0-0", seq or "0", epoch or ""}.
+var feedHeadScript = goredis.NewScript(`
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local id = '0-0'
+if #last > 0 then
+  id = last[1][1]
+end
+return {id, redis.call('HGET', KEYS[1], 'seq') or '0', redis.call('HGET', KEYS[1], 'epoch') or ''}
 `)
 
 // reserveScript checks the caps of one (subject, seller, purpose, channel) and

@@ -1,0 +1,111 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"callfilter/api"
+	"callfilter/filter"
+)
+
+func TestScrubStreams(t *testing.T) {
+	e := newEnv(t)
+	in, err := os.ReadFile("../scrub/testdata/messy.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, role, query, ctype string
+		status                   int
+		code                     string
+	}{
+		{"scrubber", "scrubber", "purpose=insurance&channel=call&at=" + atWednesday, "text/csv", 200, ""},
+		{"dialer may not", "dialer", "purpose=insurance&channel=call", "text/csv", 403, "forbidden"},
+		{"unknown purpose", "admin", "purpose=nope&channel=call", "text/csv", 400, "unknown_purpose"},
+		{"json refused", "admin", "purpose=insurance&channel=call", "application/json", 415, "unsupported_media_type"},
+		{"unknown column", "admin", "purpose=insurance&channel=call&column=fax", "text/csv", 400, "unknown_column"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/v1/scrub?"+tc.query, bytes.NewReader(in))
+			req.Header.Set("Authorization", "Bearer "+e.keys[filter.Role(tc.role)])
+			req.Header.Set("Content-Type", tc.ctype)
+			resp, err := e.srv.App().Test(req, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.code != "" {
+				if !strings.Contains(string(body), `"code":"`+tc.code+`"`) {
+					t.Errorf("body %s lacks code %s", body, tc.code)
+				}
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(string(body)), "\r\n")
+			if len(lines) != 11 { // header + 9 rows, one of them on two lines
+				t.Errorf("got %d lines:\n%s", len(lines), body)
+			}
+			for _, want := range []string{",+12125550134,allow,", ",deny,duplicate,", ",deny,malformed_row,", ",deny,missing_number,"} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("output lacks %q:\n%s", want, body)
+				}
+			}
+		})
+	}
+}
+
+func TestScrubJobs(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir} })
+	in, _ := os.ReadFile("../scrub/testdata/semicolon.csv")
+	req := httptest.NewRequest("POST", "/v1/scrub/jobs?purpose=insurance&channel=call&at="+atWednesday, bytes.NewReader(in))
+	req.Header.Set("Authorization", "Bearer "+e.keys[filter.Role("admin")])
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := e.srv.App().Test(req, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 202 || json.Unmarshal(body, &job) != nil {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for job.State != "done" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		req := httptest.NewRequest("GET", "/v1/scrub/jobs/"+job.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+e.keys[filter.Role("scrubber")])
+		resp, err := e.srv.App().Test(req, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		_ = json.Unmarshal(body, &job)
+	}
+	if job.State != "done" {
+		t.Fatalf("job not done: %s", body)
+	}
+	req = httptest.NewRequest("GET", "/v1/scrub/jobs/"+job.ID+"/result", nil)
+	req.Header.Set("Authorization", "Bearer "+e.keys[filter.Role("scrubber")])
+	resp, err = e.srv.App().Test(req, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(out), "Bob;2125550199;NYC;+12125550199;allow;;fixed_or_mobile") {
+		t.Errorf("result:\n%s", out)
+	}
+	_ = e.srv.App().Shutdown()
+}

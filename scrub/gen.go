@@ -1,0 +1,93 @@
+package scrub
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// GenOptions shape a generated lead list.
+type GenOptions struct {
+	// Rows is the number of data rows.
+	Rows int
+	// Seed makes the list reproducible.
+	Seed uint64
+	// Full makes every number one the fast path cannot read (international
+	// numbers written with spaces and a trunk prefix), the worst case.
+	Full bool
+}
+
+// nanpForms are the ways people write NANP numbers; %s is NPA, NXX, line.
+var nanpForms = []string{
+	"(%s) %s-%s", "%s-%s-%s", "+1 %s %s %s", "%s.%s.%s", "1%s%s%s", "%s%s%s", "+1%s%s%s",
+}
+
+// Generate writes a messy CSV lead list of o.Rows rows to w, as CRMs export
+// them: a header, quoted notes with commas and line breaks, and among the
+// numbers ~85% NANP in varied forms, ~5% international, ~3% repeated, ~2%
+// empty, ~2% unreadable, ~1% with two numbers in one cell, and blank lines.
+// With o.Full every number is international (the full parser's path).
+func Generate(w io.Writer, o GenOptions) error {
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if _, err := bw.WriteString("id,name,phone,email,notes\n"); err != nil {
+		return err
+	}
+	var recent [64]string
+	for i := 0; i < o.Rows; i++ {
+		var num string
+		switch p := rng.IntN(100); {
+		case o.Full:
+			num = fmt.Sprintf("+44 20 7946 %04d", rng.IntN(10000))
+			if p < 50 {
+				num = fmt.Sprintf("+86 138 %04d %04d", rng.IntN(10000), rng.IntN(10000))
+			}
+		case p < 85:
+			npa := []string{"212", "305", "415", "312", "713", "206", "617", "404", "602", "303"}[rng.IntN(10)]
+			nxx := strconv.Itoa(200 + rng.IntN(800))
+			line := fmt.Sprintf("%04d", rng.IntN(10000))
+			num = fmt.Sprintf(nanpForms[rng.IntN(len(nanpForms))], npa, nxx, line)
+		case p < 90:
+			num = fmt.Sprintf("+86 138 %04d %04d", rng.IntN(10000), rng.IntN(10000))
+		case p < 93:
+			num = recent[rng.IntN(len(recent))]
+		case p < 95:
+			num = ""
+		case p < 97:
+			num = "call me maybe"
+		case p < 98:
+			num = "212-555-0134 / 212-555-0135"
+		default:
+			num = "+1 212 555 " + fmt.Sprintf("%04d", rng.IntN(10000))
+		}
+		if num != "" {
+			recent[i%len(recent)] = num
+		}
+		notes := "ok"
+		switch rng.IntN(20) {
+		case 0:
+			notes = `"called twice, no answer"`
+		case 1:
+			notes = "\"line one\nline two\""
+		}
+		if _, err := fmt.Fprintf(bw, "%d,Lead %d,%s,lead%d@example.com,%s\n", i+1, i+1, csvField(num), i+1, notes); err != nil {
+			return err
+		}
+		if i%1000 == 999 {
+			_ = bw.WriteByte('\n')
+		}
+	}
+	return bw.Flush()
+}
+
+func csvField(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' || s[i] == '"' || s[i] == '\n' {
+			return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+		}
+	}
+	return s
+}

@@ -1,0 +1,582 @@
+// Package scrub runs bulk list scrubbing: it reads a CSV lead list as
+// spreadsheets and CRMs export it (UTF-8 with or without a byte-order mark,
+// or GBK; CRLF; quoted fields with separators and line breaks; ',', ';' or
+// tab separators, detected), finds the phone column (by header name, index,
+// or detection), decides every row in parallel across cores while keeping
+// their order, and writes the same CSV back with the columns e164, decision,
+// reasons, line_type and timezone appended, streaming both ways in constant
+// memory (but for the set of numbers seen, which flags duplicates).
+//
+// Every row is accounted for: a cell with no number, several numbers or an
+// unreadable one is a deny with missing_number or invalid_number; a repeated
+// number is a deny with duplicate (its first row carries the decision); a
+// malformed CSV line is written as a deny with malformed_row and reported
+// with its line number in the Summary, and the rest go on.
+package scrub
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"callfilter/filter"
+	"callfilter/phone"
+	"callfilter/service"
+)
+
+// Reason codes a scrub adds to the decision engine's.
+const (
+	// ReasonDuplicate flags a row whose number an earlier row holds.
+	ReasonDuplicate = "duplicate"
+	// ReasonMalformedRow flags a line the CSV reader could not read.
+	ReasonMalformedRow = "malformed_row"
+)
+
+// OutputColumns are the columns appended to every input row.
+var OutputColumns = []string{"e164", "decision", "reasons", "line_type", "timezone"}
+
+// Decider decides the numbers of a chunk of rows: raws[i] into out[i]. It must
+// be safe for concurrent use; *service.Scrubber is the real one.
+type Decider interface {
+	DecideMany(ctx context.Context, raws []string, out []service.ScrubResult)
+}
+
+// ParseOnly is a Decider that only normalizes (no lists, no rules): the
+// baseline scrub speed is measured against.
+type ParseOnly struct{ Region string }
+
+// DecideMany implements Decider.
+func (p ParseOnly) DecideMany(_ context.Context, raws []string, out []service.ScrubResult) {
+	for i, raw := range raws {
+		n, err := phone.Normalize(raw, p.Region)
+		if err != nil {
+			out[i] = service.ScrubResult{Outcome: filter.Deny, Reasons: []filter.Reason{{Code: filter.ReasonInvalidNumber}}}
+			continue
+		}
+		out[i] = service.ScrubResult{Number: n, Outcome: filter.Allow}
+	}
+}
+
+// Options configure a scrub.
+type Options struct {
+	// Decider decides the numbers (required).
+	Decider Decider
+	// Region reads numbers without a country code when detecting the header
+	// and the column ("US" when empty); the Decider has its own.
+	Region string
+	// Column is the phone column: a header name or a 1-based index; "" detects it.
+	Column string
+	// Charset is the input's encoding: "" or "utf-8", or "gbk". The output is UTF-8.
+	Charset string
+	// Comma is the field separator; 0 detects ',', ';' or tab.
+	Comma rune
+	// Workers decide chunks in parallel (default GOMAXPROCS).
+	Workers int
+	// ChunkRows is the rows per unit of work (default 1024).
+	ChunkRows int
+	// MaxErrors bounds the line errors kept in the Summary (default 100); all
+	// are counted.
+	MaxErrors int
+	// Progress, if set, is called from the writing goroutine about every
+	// 100 ms and at the end with the summary so far, which is valid only
+	// during the call.
+	Progress func(*Summary)
+	// FlushEvery, if above zero, flushes the output (and out itself, when it
+	// has a Flush method) after that many rows, so a streamed response shows
+	// rows as they are decided.
+	FlushEvery int
+}
+
+// Summary counts what a scrub did.
+type Summary struct {
+	// Rows is the data rows written, malformed ones included.
+	Rows int64 `json:"rows"`
+	// Allow and Deny count the decisions.
+	Allow int64 `json:"allow"`
+	Deny  int64 `json:"deny"`
+	// Reasons counts the rows carrying each reason code (duplicate and
+	// malformed_row included).
+	Reasons map[string]int64 `json:"reasons"`
+	// StoreReads counts the rows whose facts were read from the store.
+	StoreReads int64 `json:"store_reads"`
+	// Errors are the first malformed lines, with their line numbers;
+	// Malformed counts them all.
+	Errors    []LineError `json:"errors,omitempty"`
+	Malformed int64       `json:"malformed"`
+	// Column is the phone column used (1-based) and its header name.
+	Column     int    `json:"column"`
+	ColumnName string `json:"column_name,omitempty"`
+	Header     bool   `json:"header"`
+	Delimiter  string `json:"delimiter"`
+}
+
+// LineError is one malformed input line.
+type LineError struct {
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+func (s *Summary) count(r *service.ScrubResult) {
+	s.Rows++
+	if r.Outcome == filter.Allow {
+		s.Allow++
+	} else {
+		s.Deny++
+	}
+	if r.Stored {
+		s.StoreReads++
+	}
+	for i, reason := range r.Reasons {
+		if i > 0 && reasonSeen(r.Reasons[:i], reason.Code) {
+			continue
+		}
+		s.Reasons[string(reason.Code)]++
+	}
+}
+
+func reasonSeen(rs []filter.Reason, c filter.ReasonCode) bool {
+	for _, r := range rs {
+		if r.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// clone returns a deep copy of s.
+func (s *Summary) clone() *Summary {
+	c := *s
+	c.Reasons = make(map[string]int64, len(s.Reasons))
+	for k, v := range s.Reasons {
+		c.Reasons[k] = v
+	}
+	c.Errors = append([]LineError(nil), s.Errors...)
+	return &c
+}
+
+// Clone returns a deep copy of s, to keep past a Progress call.
+func (s *Summary) Clone() *Summary { return s.clone() }
+
+// row is one input record: its fields, or the error that made it unreadable.
+type row struct {
+	fields []string
+	line   int
+	err    error
+}
+
+type chunk struct {
+	rows []row
+	res  []service.ScrubResult
+	done chan struct{}
+}
+
+var (
+	severalReasons   = []filter.Reason{{Code: filter.ReasonInvalidNumber, Detail: "the cell holds several numbers"}}
+	duplicateReasons = []filter.Reason{{Code: ReasonDuplicate, Detail: "an earlier row holds the same number"}}
+	malformedReasons = []filter.Reason{{Code: ReasonMalformedRow, Detail: "the line could not be read as CSV"}}
+	missingReasons   = []filter.Reason{{Code: filter.ReasonMissingNumber, Detail: "the row has no phone column"}}
+)
+
+// Run scrubs the CSV read from in into out and returns what it did. An error
+// before the first row is written (bad options, no phone column) is an
+// EInvalid *filter.Error and nothing is written; a read or write error later
+// stops the scrub and is returned with the summary so far. ctx cancels it.
+func Run(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*Summary, error) {
+	sc, err := Start(in, opts)
+	if err != nil {
+		return nil, err
+	}
+	return sc.Write(ctx, out)
+}
+
+// Scrub is a scrub started by Start: its input's format, header and phone
+// column are known, and Write runs it.
+type Scrub struct {
+	opts    Options
+	cr      *csv.Reader
+	bom     bool
+	crlf    bool
+	comma   rune
+	header  []string
+	first   []row
+	readErr error
+	col     int
+	width   int
+	sum     *Summary
+}
+
+// Summary returns the summary before any row is written: the format and the
+// column chosen.
+func (sc *Scrub) Summary() *Summary { return sc.sum.clone() }
+
+// Start reads the beginning of in (the header and up to 200 rows) to learn
+// its format and phone column. Its errors are EInvalid *filter.Error values
+// (no phone column, an unknown charset…) or in's read errors; nothing has
+// been written then, so an HTTP handler can still answer 400.
+func Start(in io.Reader, opts Options) (*Scrub, error) {
+	if opts.Decider == nil {
+		return nil, errors.New("scrub: a Decider is required")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.ChunkRows <= 0 {
+		opts.ChunkRows = 1024
+	}
+	if opts.MaxErrors <= 0 {
+		opts.MaxErrors = 100
+	}
+	if opts.Region == "" {
+		opts.Region = "US"
+	}
+	br, bom, err := openInput(in, opts.Charset)
+	if err != nil {
+		return nil, err
+	}
+	sample, _ := br.Peek(br.Size())
+	crlf := bytes.Contains(sample, []byte("\r\n"))
+	comma := opts.Comma
+	if comma == 0 {
+		comma = DetectDelimiter(sample)
+	}
+	sum := &Summary{Reasons: map[string]int64{}, Delimiter: string(comma)}
+	cr := csv.NewReader(br)
+	cr.Comma = comma
+	cr.FieldsPerRecord = -1
+
+	// Read the first rows synchronously: the header and the column are
+	// decided from them.
+	var first []row
+	var readErr error
+	for len(first) < 200 {
+		r, err := readRow(cr)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		first = append(first, r)
+	}
+	var header []string
+	var sampled [][]string
+	for _, r := range first {
+		if r.err == nil {
+			sampled = append(sampled, r.fields)
+		}
+	}
+	if len(first) > 0 && first[0].err == nil && isHeader(first[0].fields, opts.Region) {
+		header = first[0].fields
+		sum.Header = true
+		first = first[1:]
+		sampled = sampled[1:]
+	}
+	if header == nil && len(sampled) == 0 && readErr == nil && len(first) == 0 {
+		return nil, filter.Errorf(filter.EInvalid, CodeEmptyFile, "the file holds no rows")
+	}
+	col, err := DetectColumn(header, sampled, opts.Column)
+	if err != nil {
+		return nil, err
+	}
+	width := len(header)
+	if header == nil {
+		for _, r := range sampled {
+			width = max(width, len(r))
+		}
+	}
+	width = max(width, col+1)
+	sum.Column = col + 1
+	if col < len(header) {
+		sum.ColumnName = header[col]
+	}
+
+	return &Scrub{opts: opts, cr: cr, bom: bom, crlf: crlf, comma: comma, header: header, first: first,
+		readErr: readErr, col: col, width: width, sum: sum}, nil
+}
+
+// Write decides every row and writes the output to out; see Run.
+func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
+	opts, cr, comma, header, first, readErr, col, width, sum := sc.opts, sc.cr, sc.comma, sc.header, sc.first, sc.readErr, sc.col, sc.width, sc.sum
+	bw := bufio.NewWriterSize(out, 1<<16)
+	if sc.bom {
+		_, _ = bw.Write(utf8BOM)
+	}
+	cw := csv.NewWriter(bw)
+	cw.Comma = comma
+	cw.UseCRLF = sc.crlf
+	outHeader := make([]string, 0, width+len(OutputColumns))
+	outHeader = append(outHeader, header...)
+	for i := len(header); i < width; i++ {
+		outHeader = append(outHeader, "column_"+strconv.Itoa(i+1))
+	}
+	outHeader = append(outHeader, OutputColumns...)
+	if err := cw.Write(outHeader); err != nil {
+		return sum, err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *chunk, opts.Workers*2)
+	order := make(chan *chunk, opts.Workers*4)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the reader: rows into chunks, in order
+		defer wg.Done()
+		defer close(work)
+		defer close(order)
+		send := func(c *chunk) bool {
+			select {
+			case order <- c:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case work <- c:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		c := &chunk{rows: make([]row, 0, opts.ChunkRows), done: make(chan struct{})}
+		c.rows = append(c.rows, first...)
+		for readErr == nil {
+			if len(c.rows) >= opts.ChunkRows {
+				if !send(c) {
+					return
+				}
+				c = &chunk{rows: make([]row, 0, opts.ChunkRows), done: make(chan struct{})}
+			}
+			r, err := readRow(cr)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				readErr = err
+				break
+			}
+			c.rows = append(c.rows, r)
+		}
+		if len(c.rows) > 0 {
+			send(c)
+		}
+	}()
+	for w := 0; w < opts.Workers; w++ {
+		wg.Add(1)
+		go func() { // a worker: decides whole chunks
+			defer wg.Done()
+			raws := make([]string, 0, opts.ChunkRows)
+			for c := range work {
+				raws = raws[:0]
+				for _, r := range c.rows {
+					cell := ""
+					if r.err == nil && col < len(r.fields) {
+						cell = r.fields[col]
+						if severalNumbers(cell) {
+							cell = ""
+						}
+					}
+					raws = append(raws, cell)
+				}
+				c.res = make([]service.ScrubResult, len(c.rows))
+				opts.Decider.DecideMany(ctx, raws, c.res)
+				for i, r := range c.rows {
+					switch {
+					case r.err != nil:
+						c.res[i] = service.ScrubResult{Outcome: filter.Deny, Reasons: malformedReasons}
+					case col >= len(r.fields):
+						c.res[i] = service.ScrubResult{Outcome: filter.Deny, Reasons: missingReasons}
+					case raws[i] == "" && r.fields[col] != "" && severalNumbers(r.fields[col]):
+						c.res[i] = service.ScrubResult{Outcome: filter.Deny, Reasons: severalReasons}
+					}
+				}
+				close(c.done)
+			}
+		}()
+	}
+
+	wErr := writeRows(ctx, cw, bw, out, order, width, sum, &opts)
+	if wErr != nil {
+		cancel()
+	}
+	wg.Wait()
+	if err := cw.Error(); err != nil && wErr == nil {
+		wErr = err
+	}
+	if err := bw.Flush(); err != nil && wErr == nil {
+		wErr = err
+	}
+	if opts.Progress != nil {
+		opts.Progress(sum)
+	}
+	switch {
+	case wErr != nil:
+		return sum, wErr
+	case readErr != nil:
+		return sum, readErr
+	case ctx.Err() != nil:
+		return sum, ctx.Err()
+	}
+	return sum, nil
+}
+
+// readRow reads the next record. A malformed line is a row holding its
+// error (the reader goes on after it); only I/O errors and io.EOF are errors.
+func readRow(cr *csv.Reader) (row, error) {
+	rec, err := cr.Read()
+	if err == nil {
+		line, _ := cr.FieldPos(0)
+		return row{fields: rec, line: line}, nil
+	}
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		// A quote opened and never closed runs to the end of the input: one
+		// malformed row.
+		return row{line: pe.StartLine, err: pe.Err}, nil
+	}
+	return row{}, err
+}
+
+// writeRows writes the chunks in order as their workers finish them.
+func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Writer, order <-chan *chunk, width int, sum *Summary, opts *Options) error {
+	seen := make(map[uint64]struct{}, 1<<16)
+	joined := map[*filter.Reason]string{}
+	zones := map[*string]string{}
+	rec := make([]string, 0, width+len(OutputColumns)+8)
+	lastProgress := time.Now()
+	sinceFlush := 0
+	flusher, _ := out.(interface{ Flush() error })
+	for c := range order {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for i := range c.rows {
+			r := &c.rows[i]
+			res := &c.res[i]
+			if res.Number.Key != 0 {
+				if _, dup := seen[res.Number.Key]; dup {
+					res.Outcome, res.Reasons = filter.Deny, duplicateReasons
+				} else {
+					seen[res.Number.Key] = struct{}{}
+				}
+			}
+			if r.err != nil {
+				sum.Malformed++
+				if len(sum.Errors) < opts.MaxErrors {
+					sum.Errors = append(sum.Errors, LineError{Line: r.line, Message: r.err.Error()})
+				}
+			}
+			sum.count(res)
+			rec = append(rec[:0], r.fields...)
+			for len(rec) < width {
+				rec = append(rec, "")
+			}
+			rec = append(rec, res.Number.E164, string(res.Outcome), joinReasons(joined, res.Reasons), lineType(res), joinZones(zones, res.Number.TimeZones))
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		sinceFlush += len(c.rows)
+		if opts.FlushEvery > 0 && sinceFlush >= opts.FlushEvery {
+			sinceFlush = 0
+			cw.Flush()
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if flusher != nil {
+				if err := flusher.Flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if opts.Progress != nil && time.Since(lastProgress) > 100*time.Millisecond {
+			lastProgress = time.Now()
+			opts.Progress(sum)
+		}
+	}
+	return nil
+}
+
+func lineType(r *service.ScrubResult) string {
+	if r.Number.E164 == "" {
+		return ""
+	}
+	return string(r.Number.Type)
+}
+
+// joinReasons returns the codes of rs joined by ';', cached by the slice's
+// first element: results share their reasons slices.
+func joinReasons(cache map[*filter.Reason]string, rs []filter.Reason) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	if s, ok := cache[&rs[0]]; ok {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(string(r.Code))
+	}
+	s := b.String()
+	if len(cache) < 4096 {
+		cache[&rs[0]] = s
+	}
+	return s
+}
+
+// joinZones returns the zones joined by ';', cached by the shared slice.
+func joinZones(cache map[*string]string, zs []string) string {
+	switch len(zs) {
+	case 0:
+		return ""
+	case 1:
+		return zs[0]
+	}
+	if s, ok := cache[&zs[0]]; ok {
+		return s
+	}
+	s := strings.Join(zs, ";")
+	if len(cache) < 4096 {
+		cache[&zs[0]] = s
+	}
+	return s
+}
+
+// String formats s as the table the CLI prints.
+func (s *Summary) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-22s %10d\n", "rows", s.Rows)
+	fmt.Fprintf(&b, "%-22s %10d\n", "allow", s.Allow)
+	fmt.Fprintf(&b, "%-22s %10d\n", "deny", s.Deny)
+	codes := make([]string, 0, len(s.Reasons))
+	for c := range s.Reasons {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	for _, c := range codes {
+		fmt.Fprintf(&b, "  %-20s %10d\n", c, s.Reasons[c])
+	}
+	fmt.Fprintf(&b, "%-22s %10d\n", "store reads", s.StoreReads)
+	for _, e := range s.Errors {
+		fmt.Fprintf(&b, "line %d: %s\n", e.Line, e.Message)
+	}
+	if int64(len(s.Errors)) < s.Malformed {
+		fmt.Fprintf(&b, "… and %d more malformed lines\n", s.Malformed-int64(len(s.Errors)))
+	}
+	return b.String()
+}

@@ -1,0 +1,189 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"callfilter/filter"
+	"callfilter/phone"
+)
+
+// ScrubInput chooses what a bulk scrub decides: every number of the list is
+// decided for one purpose, channel and seller at one instant.
+type ScrubInput struct {
+	Purpose string
+	Channel string
+	Seller  string
+	// Region reads numbers written without a country code; "" = the service default.
+	Region string
+	// At is the instant decided at; zero means now (fixed when the scrub starts).
+	At time.Time
+}
+
+// ScrubResult is the decision on one row of a scrub. Number is the zero
+// Number when the cell could not be read as a number (Reasons then hold
+// invalid_number or missing_number).
+type ScrubResult struct {
+	Number  phone.Number
+	Outcome filter.Outcome
+	// Reasons are shared between results: treat them as read-only.
+	Reasons []filter.Reason
+	// Stored says the store was read for the row (a bloom "maybe", or a policy
+	// needing consent or relationships); false when the bloom filters and the
+	// rules alone decided it.
+	Stored bool
+}
+
+// Scrubber decides the rows of one scrub under one rule set and instant. A
+// scrub records no attempt and does not reserve: frequency caps are dial-time
+// checks, so a scrub never applies them (a scrubbed allow still needs a
+// check at dial time). It is safe for concurrent use.
+type Scrubber struct {
+	s      *Service
+	rs     *filter.RuleSet
+	ch     filter.Channel
+	in     ScrubInput
+	region string
+	now    time.Time
+}
+
+// Scrubber validates in (purpose and channel: an EInvalid error names what is
+// wrong) and returns the Scrubber that decides its rows. The rule set in force
+// now is used for the whole scrub, so every row is decided under one version.
+func (s *Service) Scrubber(in ScrubInput) (*Scrubber, error) {
+	rs := s.rules.Load()
+	ch, err := s.request(rs, &CheckInput{Channel: in.Channel, Purpose: in.Purpose})
+	if err != nil {
+		return nil, err
+	}
+	return &Scrubber{s: s, rs: rs, ch: ch, in: in, region: s.region(in.Region), now: s.instant(in.At)}, nil
+}
+
+// At is the instant every row is decided at.
+func (sc *Scrubber) At() time.Time { return sc.now }
+
+// RulesVersion is the version of the rule set the scrub decides under.
+func (sc *Scrubber) RulesVersion() string { return sc.rs.Version }
+
+// Region is the region numbers without a country code are read in.
+func (sc *Scrubber) Region() string { return sc.region }
+
+// decisionKey identifies the inputs of Decide that vary between rows decided
+// without the store: the policy (by region), the line type and the zones
+// (shared slices, compared by identity).
+type decisionKey struct {
+	pol   *filter.Policy
+	typ   phone.LineType
+	zone0 *string
+	zones int
+}
+
+type cachedDecision struct {
+	outcome filter.Outcome
+	reasons []filter.Reason
+}
+
+// DecideMany decides raws[i] into out[i] (len(out) must be at least
+// len(raws)). Numbers that every applicable list's bloom filter rules out,
+// under a policy that needs no consent, are decided without the store, and
+// rows that share policy, line type and zones share one Decide; every other
+// number reads its facts from the store (no attempts: caps are dial-time),
+// and a store failure denies it with unavailable, as Check does.
+func (sc *Scrubber) DecideMany(ctx context.Context, raws []string, out []ScrubResult) {
+	cache := make(map[decisionKey]cachedDecision, 16)
+	for i, raw := range raws {
+		n, err := phone.Normalize(raw, sc.region)
+		if err != nil {
+			out[i] = sc.invalid(err)
+			continue
+		}
+		out[i] = sc.decide(ctx, n, cache)
+	}
+}
+
+// DecideNumber decides one number normalized by the caller.
+func (sc *Scrubber) DecideNumber(ctx context.Context, n phone.Number) ScrubResult {
+	return sc.decide(ctx, n, nil)
+}
+
+// Invalid is the result of a cell that could not be normalized (err from
+// phone.Normalize).
+func (sc *Scrubber) Invalid(err error) ScrubResult { return sc.invalid(err) }
+
+var (
+	missingReasons = []filter.Reason{{Code: filter.ReasonMissingNumber, Detail: "no number was given"}}
+)
+
+func (sc *Scrubber) invalid(err error) ScrubResult {
+	if errors.Is(err, phone.ErrMissing) {
+		return ScrubResult{Outcome: filter.Deny, Reasons: missingReasons}
+	}
+	return ScrubResult{Outcome: filter.Deny, Reasons: []filter.Reason{{Code: filter.ReasonInvalidNumber, Detail: err.Error()}}}
+}
+
+func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache map[decisionKey]cachedDecision) ScrubResult {
+	s := sc.s
+	req := filter.Request{Number: n, Channel: sc.ch, Purpose: sc.in.Purpose, Seller: sc.in.Seller}
+	pol, err := sc.rs.Resolve(sc.in.Purpose, sc.ch, n)
+	if err != nil {
+		// Validated by Scrubber: a rule-set bug. Decide fails closed on it.
+		d := filter.Decide(sc.rs, req, filter.Facts{}, sc.now)
+		return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons}
+	}
+	var lists [8]filter.ListFact
+	var maybe [8]string
+	known, unsure := lists[:0], maybe[:0]
+	if s.opts.ExactLists {
+		unsure = append(unsure, pol.Lists...)
+	} else {
+		known, unsure = s.lists.Screen(n.Key, pol.Lists, known, unsure)
+	}
+	if len(unsure) == 0 && !pol.ConsentRequired {
+		// Nothing needs the store: every list is known (absent, or unknown and
+		// so a deny), no consent is needed, and exemptions only matter for a
+		// list the number is on. Attempts are not read: caps are dial-time.
+		fast := !hasUnknown(known) && cache != nil
+		var key decisionKey
+		if fast {
+			key = decisionKey{pol: pol, typ: n.Type, zones: len(n.TimeZones)}
+			if len(n.TimeZones) > 0 {
+				key.zone0 = &n.TimeZones[0]
+			}
+			if c, ok := cache[key]; ok {
+				return ScrubResult{Number: n, Outcome: c.outcome, Reasons: c.reasons}
+			}
+		}
+		d := filter.Decide(sc.rs, req, filter.Facts{Lists: known}, sc.now)
+		if fast {
+			cache[key] = cachedDecision{outcome: d.Outcome, reasons: d.Reasons}
+		}
+		return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons}
+	}
+	f, err := s.store.Facts(ctx, filter.FactsQuery{
+		Key:     n.Key,
+		Lists:   unsure,
+		Subject: s.subject(n),
+		Seller:  req.Seller,
+		Purpose: req.Purpose,
+		Channel: req.Channel,
+	})
+	if err != nil {
+		// Fail closed exactly like Check: the maybe-lists stay unknown and the
+		// store is named.
+		f = filter.Facts{Lists: known, Unavailable: []string{"store: " + string(filter.ErrorKind(err))}}
+	} else {
+		f.Lists = append(known, f.Lists...)
+	}
+	d := filter.Decide(sc.rs, req, f, sc.now)
+	return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons, Stored: true}
+}
+
+func hasUnknown(lists []filter.ListFact) bool {
+	for _, l := range lists {
+		if l.State == filter.ListUnknown {
+			return true
+		}
+	}
+	return false
+}
