@@ -38,6 +38,8 @@ func (s *Server) routes() {
 	v1.Delete("/keys/:name", s.guard(permKeys), s.deleteKey)
 
 	s.scrubRoutes(v1)
+	s.officerRoutes(v1)
+	s.smsRoutes(v1)
 }
 
 // observe is the outermost middleware: it sends the chain's error through
