@@ -38,13 +38,13 @@
 // is dominated by cache misses) but means copying the library's internal
 // hash: a silent mismatch after an upgrade would be a false "absent".
 //
-// # Limits
+// # Other instances
 //
-// A key added through another instance reaches this one's filters only when
-// this one rebuilds them (Load). Multi-instance deployments need a change
-// feed (not built yet) that brings other instances' additions here; without
-// it a key added elsewhere can screen "absent" on this instance until the
-// next Load.
+// A key added through another instance reaches this one's filters through
+// the change feed (package feed, over the Redis store's per-list streams),
+// which calls ApplyAdded and ApplyRemoved (feed.go). While the feed is not in
+// step, the service does not trust a filter's "no" and confirms every list in
+// the store, so a stale filter never turns into an allow.
 package dnc
 
 import (
