@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -121,6 +122,11 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	closed    atomic.Bool
+
+	// subjects lets Facts skip the read transaction for numbers with no
+	// record (subjects.go).
+	subjects *subjectIndex
 }
 
 // Open opens the store file at path, creating it and its parent directories
@@ -155,10 +161,14 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db.MaxBatchDelay = opts.BatchDelay
 	db.MaxBatchSize = opts.BatchSize
-	s := &Store{db: db, path: path, opts: opts}
+	s := &Store{db: db, path: path, opts: opts, subjects: newSubjectIndex(subjectIndexBits)}
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, err
+	}
+	if err := s.subjects.fill(db); err != nil {
+		_ = db.Close()
+		return nil, filter.Wrap(filter.EUnavailable, err, "index store file %s", path)
 	}
 	return s, nil
 }
@@ -207,6 +217,7 @@ func (s *Store) Path() string { return s.path }
 // first return its result; every other method then fails with EUnavailable.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
 		if err := s.db.Close(); err != nil {
 			s.closeErr = filter.Wrap(filter.EUnavailable, err, "close store file %s", s.path)
 		}

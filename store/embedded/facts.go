@@ -21,6 +21,16 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	if err := checkFactsQuery(&q); err != nil {
 		return f, err
 	}
+	if len(q.Lists) == 0 && !s.subjects.mayHave(q.Subject) {
+		// No list to confirm and no record of this number: nothing to read.
+		if err := ctx.Err(); err != nil {
+			return f, ctxErr("read facts", err)
+		}
+		if s.closed.Load() {
+			return f, filter.Errorf(filter.EUnavailable, "", "store: read facts: the store is closed")
+		}
+		return f, nil
+	}
 	var kbuf [keyBufSize]byte
 	err := s.view(ctx, "read facts", func(tx *bolt.Tx) error {
 		if len(q.Lists) > 0 {
@@ -117,6 +127,8 @@ func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error
 	n := len(prefix)
 	counts := make([]int, len(q.Caps))
 	var granted bool
+	// Before the write commits: the index must never miss a recorded subject.
+	s.subjects.add(q.Subject)
 	err := s.batch(ctx, "reserve attempt", func(tx *bolt.Tx) error {
 		// May run more than once (see batch): reset every result.
 		granted = false
@@ -176,6 +188,8 @@ func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
 	}
 	key := consentKey(nil, c.Subject, c.Seller, c.Purpose, c.Channel)
 	val := encodeConsent(nil, &c)
+	// Before the write commits: the index must never miss a recorded subject.
+	s.subjects.add(c.Subject)
 	return s.batch(ctx, "record consent", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConsents).Put(key, val)
 	})
@@ -193,6 +207,8 @@ func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
 	prefix := subjectPrefix(nil, r.Subject)
 	val := encodeRevocation(nil, &r)
 	var matched int
+	// Before the write commits: the index must never miss a recorded subject.
+	s.subjects.add(r.Subject)
 	err := s.batch(ctx, "record revocation", func(tx *bolt.Tx) error {
 		// May run more than once (see batch): reset every result.
 		matched = 0
@@ -230,6 +246,8 @@ func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) erro
 	}
 	key := relationshipKey(nil, r.Subject, r.Seller, r.Kind)
 	val := encodeRelationship(nil, &r)
+	// Before the write commits: the index must never miss a recorded subject.
+	s.subjects.add(r.Subject)
 	return s.batch(ctx, "record relationship", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRelationships)
 		if old := b.Get(key); old != nil {
