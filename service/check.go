@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"callfilter/filter"
@@ -81,8 +82,10 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 		// Decide fails closed on the same error.
 		pol = &filter.Policy{}
 	}
-	facts := s.facts(ctx, pol, n, req, now)
+	sc := scratchPool.Get().(*checkScratch)
+	facts := s.facts(ctx, sc, pol, n, req, now)
 	d := filter.Decide(rs, req, facts, now)
+	sc.release()
 	if d.Outcome == filter.Allow && in.Reserve {
 		d = s.reserve(ctx, pol, req, now, d)
 	}
@@ -90,12 +93,27 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 	return CheckResult{Decision: d, Number: &n}
 }
 
+// checkScratch holds the slices one check fills and Decide reads: pooled, as
+// they would otherwise escape to the heap on every check (they pass through
+// the store interface). Nothing of them outlives the check: Decide copies
+// what it keeps.
+type checkScratch struct {
+	lists [8]filter.ListFact
+	maybe [8]string
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(checkScratch) }}
+
+func (sc *checkScratch) release() {
+	sc.lists = [8]filter.ListFact{}
+	sc.maybe = [8]string{}
+	scratchPool.Put(sc)
+}
+
 // facts gathers what Decide needs: bloom "no"s need no I/O, everything else is
 // one store round trip.
-func (s *Service) facts(ctx context.Context, pol *filter.Policy, n phone.Number, req filter.Request, now time.Time) filter.Facts {
-	var lists [8]filter.ListFact
-	var maybe [8]string
-	known, unsure := lists[:0], maybe[:0]
+func (s *Service) facts(ctx context.Context, sc *checkScratch, pol *filter.Policy, n phone.Number, req filter.Request, now time.Time) filter.Facts {
+	known, unsure := sc.lists[:0], sc.maybe[:0]
 	if s.opts.ExactLists || (s.opts.Synced != nil && !s.opts.Synced()) {
 		unsure = append(unsure, pol.Lists...)
 	} else {
