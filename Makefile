@@ -15,7 +15,8 @@ FUZZ_TARGETS := \
 	./filter:FuzzParseRules \
 	./api:FuzzCheckRequest \
 	./scrub:FuzzScrubCSV \
-	./scrub:FuzzDetectColumn
+	./scrub:FuzzDetectColumn \
+	./optout:FuzzClassify
 
 .PHONY: help run run-redis build release test unit fuzz-short fuzz bench loadtest lint depcheck clean
 

@@ -298,7 +298,7 @@ func TestRoutingErrors(t *testing.T) {
 		code         string
 	}{
 		{"GET", "/v1/nope", 404, "not_found"},
-		{"GET", "/v1/numbers/+12125550134", 404, "not_found"},
+		{"GET", "/v1/unknown/+12125550134", 404, "not_found"},
 		{"GET", "/v1/check", 405, "method_not_allowed"},
 		{"PUT", "/v1/keys", 405, "method_not_allowed"},
 	} {

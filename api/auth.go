@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"callfilter/filter"
+	"callfilter/service"
 )
 
 // permission is one thing a route needs a key's role to allow.
@@ -21,6 +22,9 @@ const (
 	permConsents                             // POST /v1/consents, /v1/consents/revoke
 	permRelationships                        // POST /v1/relationships
 	permOptOuts                              // POST /v1/optouts
+	permSMS                                  // POST /v1/sms/inbound (the JSON form, or Twilio's without a token)
+	permRules                                // /v1/rules..., GET /v1/numbers/{number}
+	permAudit                                // /v1/audit...
 	permKeys                                 // /v1/keys
 
 	permAll = permKeys<<1 - 1
@@ -34,6 +38,9 @@ var permissionNames = map[permission]string{
 	permConsents:      "record consents",
 	permRelationships: "record relationships",
 	permOptOuts:       "record opt-outs",
+	permSMS:           "record inbound text messages",
+	permRules:         "read or edit the rules, or look numbers up",
+	permAudit:         "read the audit trail",
 	permKeys:          "manage API keys",
 }
 
@@ -41,7 +48,7 @@ var permissionNames = map[permission]string{
 var grants = map[filter.Role]permission{
 	filter.RoleDialer:   permCheck,
 	filter.RoleScrubber: permCheck | permScrub,
-	filter.RoleOfficer:  permCheck | permListsRead | permListsWrite | permConsents | permRelationships | permOptOuts,
+	filter.RoleOfficer:  permCheck | permListsRead | permListsWrite | permConsents | permRelationships | permOptOuts | permSMS | permRules | permAudit,
 	filter.RoleAdmin:    permAll,
 }
 
@@ -73,6 +80,7 @@ func (s *Server) guard(p permission) fiber.Handler {
 			return err
 		}
 		c.Locals(localKeyName, strings.Clone(key.Name))
+		c.SetUserContext(service.WithActor(ctx, key.Name))
 		if err := s.limit(c, key.Name); err != nil {
 			return err
 		}

@@ -25,6 +25,8 @@ type checkRequest struct {
 	Campaign string `json:"campaign"`
 	At       string `json:"at"`
 	Reserve  bool   `json:"reserve"`
+	// PostalCode, optional: the called party's US ZIP Code.
+	PostalCode string `json:"postal_code"`
 }
 
 func (r *checkRequest) input() (service.CheckInput, error) {
@@ -34,7 +36,7 @@ func (r *checkRequest) input() (service.CheckInput, error) {
 	}
 	return service.CheckInput{
 		Number: r.Number, Region: r.Region, Channel: r.Channel, Purpose: r.Purpose,
-		Seller: r.Seller, Campaign: r.Campaign, At: at, Reserve: r.Reserve,
+		Seller: r.Seller, Campaign: r.Campaign, At: at, Reserve: r.Reserve, PostalCode: r.PostalCode,
 	}, nil
 }
 

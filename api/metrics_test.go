@@ -61,7 +61,7 @@ func TestMetricsRequestsAndDecisions(t *testing.T) {
 	e.do(t, filter.RoleDialer, "POST", "/v1/check", `{"number":"2125550134","channel":"call","purpose":"cars"}`)
 	e.do(t, filter.RoleDialer, "GET", "/v1/lists", "")
 	// A path that matches no route, holding a number: counted under route "".
-	e.do(t, filter.RoleDialer, "GET", "/v1/numbers/2125550134", "")
+	e.do(t, filter.RoleDialer, "GET", "/v1/unknown/2125550134", "")
 
 	page := e.scrape(t)
 	for _, c := range []struct{ series, value string }{

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
+	"github.com/valyala/fasthttp"
 
 	"callfilter/filter"
 	"callfilter/scrub"
@@ -174,8 +174,12 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// scrub is POST /v1/scrub: the answer streams the scrubbed CSV (the summary
-// is logged; use a job for a summary a client can read).
+// scrub is POST /v1/scrub: the answer streams the scrubbed CSV, then the
+// X-Scrub-Summary trailer (declared up front in a Trailer header) carries the
+// counts by decision and reason as JSON (see scrubTrailer). A failure after
+// the status is sent cuts the chunked answer short (no final chunk, no
+// trailer), so no client can take a cut answer for a whole one; the log says
+// why.
 func (s *Server) scrub(c *fiber.Ctx) error {
 	p, err := scrubQuery(c)
 	if err != nil {
@@ -209,25 +213,84 @@ func (s *Server) scrub(c *fiber.Ctx) error {
 	c.Set("X-Scrub-Rules-Version", sc.RulesVersion())
 	c.Set("X-Scrub-At", sc.At().UTC().Format(time.RFC3339))
 	c.Set("X-Scrub-Note", capsNote)
+	resp := &c.Context().Response
+	if err := resp.Header.SetTrailer(HeaderScrubSummary); err != nil {
+		closeBody()
+		return err
+	}
 	log, route, key := s.log, routePattern(c), keyName(c)
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer closeBody()
-		ctx, cancel := context.WithTimeout(context.Background(), scrubTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), scrubTimeout)
+	pr, pw := io.Pipe()
+	st := &scrubStream{pr: pr, header: &resp.Header, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(st.done)
 		defer cancel()
-		sum, err := started.Write(ctx, w)
+		defer closeBody()
+		sum, err := started.Write(ctx, pw)
 		if err != nil {
-			// The status is sent: a failure mid-stream can only cut the
-			// answer short and say so in the trailer (and the log).
 			log.LogAttrs(ctx, slog.LevelWarn, "scrub stopped", slog.String("route", route), slog.String("key", key), slog.String("code", filter.ErrorCode(err)), slog.Any("err", err))
+			_ = pw.CloseWithError(err)
+			return
 		}
-		// A trailer set here would race with fasthttp writing the headers
-		// (the writer starts before they are sent): the summary of a
-		// streamed scrub goes to the log; jobs report it in full.
-		if sum != nil {
-			log.LogAttrs(ctx, slog.LevelInfo, "scrub done", slog.String("key", key), slog.Int64("rows", sum.Rows), slog.Int64("allow", sum.Allow), slog.Int64("deny", sum.Deny), slog.Int64("malformed", sum.Malformed))
-		}
-		_ = w.Flush()
-	})
+		log.LogAttrs(ctx, slog.LevelInfo, "scrub done", slog.String("key", key), slog.Int64("rows", sum.Rows), slog.Int64("allow", sum.Allow), slog.Int64("deny", sum.Deny), slog.Int64("malformed", sum.Malformed))
+		st.trailer, _ = json.Marshal(newScrubTrailer(sum, sc.RulesVersion()))
+		_ = pw.Close()
+	}()
+	// Size -1: chunked, which trailers need.
+	c.Context().SetBodyStream(st, -1)
+	return nil
+}
+
+// HeaderScrubSummary is the trailer of a streamed scrub.
+const HeaderScrubSummary = "X-Scrub-Summary"
+
+// scrubTrailer is the JSON of the X-Scrub-Summary trailer: the counts of a
+// finished scrub (the first malformed lines are left to the job API).
+type scrubTrailer struct {
+	Rows         int64            `json:"rows"`
+	Allow        int64            `json:"allow"`
+	Deny         int64            `json:"deny"`
+	Reasons      map[string]int64 `json:"reasons"`
+	Malformed    int64            `json:"malformed"`
+	StoreReads   int64            `json:"store_reads"`
+	Column       int              `json:"column"`
+	RulesVersion string           `json:"rules_version"`
+}
+
+func newScrubTrailer(s *scrub.Summary, rules string) scrubTrailer {
+	return scrubTrailer{Rows: s.Rows, Allow: s.Allow, Deny: s.Deny, Reasons: s.Reasons, Malformed: s.Malformed,
+		StoreReads: s.StoreReads, Column: s.Column, RulesVersion: rules}
+}
+
+// scrubStream is the body of a streamed scrub. The scrub writes into a pipe
+// on its own goroutine; fasthttp reads the pipe after it has written the
+// headers and writes the trailer after the read that ends the body, on its
+// own goroutine. So Read sets the trailer's value when the pipe ends: no
+// header is touched while fasthttp may be writing the headers (setting it
+// from the writing goroutine would race with that).
+type scrubStream struct {
+	pr      *io.PipeReader
+	header  *fasthttp.ResponseHeader
+	cancel  context.CancelFunc
+	done    chan struct{}
+	trailer []byte // set before the pipe is closed without error
+}
+
+func (st *scrubStream) Read(p []byte) (int, error) {
+	n, err := st.pr.Read(p)
+	if err == io.EOF {
+		<-st.done
+		st.header.SetBytesV(HeaderScrubSummary, st.trailer)
+	}
+	return n, err
+}
+
+// Close is called by fasthttp when the answer is written or the client has
+// gone: it stops the scrub and waits for its goroutine.
+func (st *scrubStream) Close() error {
+	st.cancel()
+	_ = st.pr.Close()
+	<-st.done
 	return nil
 }
 

@@ -59,6 +59,20 @@ func TestScrubStreams(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, body)
 				}
 			}
+			// The summary is the trailer, declared up front, read after the body.
+			if _, declared := resp.Trailer[api.HeaderScrubSummary]; !declared {
+				t.Errorf("no Trailer: %s declared; trailer %v", api.HeaderScrubSummary, resp.Trailer)
+			}
+			var sum struct {
+				Rows, Allow, Deny, Malformed int64
+				Reasons                      map[string]int64
+			}
+			if err := json.Unmarshal([]byte(resp.Trailer.Get(api.HeaderScrubSummary)), &sum); err != nil {
+				t.Fatalf("trailer %q: %v", resp.Trailer.Get(api.HeaderScrubSummary), err)
+			}
+			if sum.Rows != 9 || sum.Allow+sum.Deny != 9 || sum.Malformed != 1 || sum.Reasons["duplicate"] != 1 {
+				t.Errorf("trailer summary %+v", sum)
+			}
 		})
 	}
 }

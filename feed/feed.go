@@ -14,6 +14,10 @@
 // stream's head first, then scanning, then tailing from the head — rather
 // than serve a filter that may lack keys.
 //
+// A new instance starts each list from its filter image in Redis (written by
+// one instance at a time, checked before use) plus the stream after the
+// image's position, rather than scanning the list; see image.go.
+//
 // # Trust
 //
 // Synced says whether the filters can be trusted to say "no": every tail is
@@ -70,6 +74,8 @@ type Options struct {
 	// Logger receives gaps, rebuilds, read errors and persistence warnings;
 	// nil discards them.
 	Logger *slog.Logger
+	// Images configures the filter images kept in Redis (image.go).
+	Images ImageOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -88,6 +94,7 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Images = o.Images.withDefaults()
 	return o
 }
 
@@ -110,6 +117,10 @@ type Feed struct {
 
 	health atomic.Pointer[error] // the last ping's error; nil pointer before the first
 	closed atomic.Bool
+
+	kick                          chan struct{} // wakes the image writer (after Load)
+	imagesLoaded, imagesRefused   atomic.Int64
+	imagesWritten, imageWriteErrs atomic.Int64
 }
 
 // tail follows one list's stream.
@@ -120,6 +131,9 @@ type tail struct {
 	okUntil atomic.Int64
 	// applied counts the changes applied; rebuilds the rebuilds done.
 	applied, rebuilds atomic.Int64
+	// pos is the position up to which every change is in the list's filter;
+	// nil while unknown (before the first load, during a rebuild).
+	pos atomic.Pointer[cfredis.FeedPos]
 }
 
 // New returns a Feed of st's changes into lists and starts its health probe.
@@ -127,10 +141,15 @@ type tail struct {
 func New(st *cfredis.Store, lists *dnc.Lists, opts Options) *Feed {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &Feed{st: st, lists: lists, opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, byName: map[string]*tail{}}
+	f := &Feed{st: st, lists: lists, opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, byName: map[string]*tail{},
+		kick: make(chan struct{}, 1)}
 	f.tails.Store(&[]*tail{})
 	f.wg.Add(1)
 	go f.probe(ctx)
+	if opts.Images.Every > 0 {
+		f.wg.Add(1)
+		go f.writeImages(ctx)
+	}
 	return f
 }
 
@@ -145,7 +164,9 @@ func (f *Feed) Close() {
 // Load loads the named lists (and every list the store has) into the filters,
 // as dnc.Lists.Load does, and tails each of them from the position its stream
 // had before the load began, so that nothing changed during or after the load
-// is missed. Lists already tailed are reloaded but keep their tail. When the
+// is missed. A list not tailed yet that has a valid filter image in Redis is
+// loaded from it instead and tailed from the image's position (image.go); an
+// image that fails any check is refused and the list scanned. Lists already tailed are reloaded but keep their tail. When the
 // store cannot be read, the named lists are tailed anyway, unsynced: each
 // tail rebuilds its list as soon as the store answers, so the instance
 // becomes ready by itself. It returns the load's error.
@@ -160,10 +181,21 @@ func (f *Feed) Load(ctx context.Context, names []string) error {
 	all = slices.DeleteFunc(all, func(n string) bool { return n == "" })
 
 	heads := map[string]cfredis.FeedPos{}
+	imaged := map[string]bool{}
 	var herr error
-	if lerr == nil {
+	if lerr == nil && !f.opts.Images.NoLoad {
 		for _, name := range all {
 			if f.tailing(name) {
+				continue
+			}
+			if pos, ok := f.fromImage(ctx, name); ok {
+				heads[name], imaged[name] = pos, true
+			}
+		}
+	}
+	if lerr == nil {
+		for _, name := range all {
+			if f.tailing(name) || imaged[name] {
 				continue
 			}
 			pos, err := f.st.FeedHead(ctx, name)
@@ -183,7 +215,8 @@ func (f *Feed) Load(ctx context.Context, names []string) error {
 		_ = f.lists.Load(ctx, names) // marks the wanted lists; fails the same way
 		return fmt.Errorf("feed: read the lists' feed positions: %w", err)
 	}
-	err := f.lists.Load(ctx, names)
+	err := f.lists.LoadExcept(ctx, names, imaged)
+	defer f.kickImages()
 	for _, name := range all {
 		pos := heads[name]
 		if err != nil && !loaded(f.lists, name) {
@@ -317,6 +350,7 @@ func (f *Feed) run(ctx context.Context, t *tail, pos cfredis.FeedPos) {
 				continue
 			}
 			pos = p
+			t.pos.Store(&p)
 		}
 		start := time.Now()
 		rctx, cancel := context.WithTimeout(ctx, f.opts.Block+f.opts.Grace)
@@ -337,6 +371,7 @@ func (f *Feed) run(ctx context.Context, t *tail, pos cfredis.FeedPos) {
 		for _, c := range changes {
 			if c.Pos.Seq != pos.Seq+1 || (pos.Epoch != "" && c.Pos.Epoch != pos.Epoch) {
 				t.okUntil.Store(0)
+				t.pos.Store(nil)
 				f.log.Warn("change feed: changes were missed (stream trimmed past this instance, or Redis lost data); rebuilding the list",
 					"list", t.name, "have_seq", pos.Seq, "got_seq", c.Pos.Seq, "have_epoch", pos.Epoch, "got_epoch", c.Pos.Epoch)
 				pos = cfredis.FeedPos{}
@@ -351,6 +386,8 @@ func (f *Feed) run(ctx context.Context, t *tail, pos cfredis.FeedPos) {
 			pos = c.Pos
 		}
 		if pos.ID != "" {
+			p := pos
+			t.pos.Store(&p)
 			// Everything committed before this read began has been applied.
 			t.okUntil.Store(start.Add(f.opts.Block + f.opts.Grace).UnixNano())
 		}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"callfilter/phone"
 )
 
 // Decide decides req at instant now under rs from facts. It is pure: no I/O,
@@ -14,7 +16,9 @@ import (
 // named in facts.Unavailable) is a deny with reason unavailable.
 //
 // A deny carries every reason that applies, in this order: number, channel,
-// lists, consent, hours, days, holidays, caps, unavailable facts. Allow notes
+// wireless, lists (on_list, list_stale), consent, hours, days, holidays, then
+// the same for the postal code's state when it has another policy (reasons
+// not already given), emergencies, caps, unavailable facts. Allow notes
 // (relationship_exemption, consent) are kept on a deny too: they explain why a
 // list did not count. Two exceptions to "every reason": a request without a
 // number gets only invalid_number (nothing else can be read for it), and
@@ -40,23 +44,130 @@ func Decide(rs *RuleSet, req Request, facts Facts, now time.Time) Decision {
 		e.deny(ReasonUnavailable, "", "no policy applies: "+ErrorMessage(err))
 		return e.d
 	}
-	e.p = p
-	if !p.Allowed {
-		e.deny(ReasonChannelNotAllowed, "", "purpose "+p.Purpose+" does not allow contact by "+string(p.Channel))
+	var ps [2]*Policy
+	ps[0] = p
+	np := 1
+	e.zones = req.Number.TimeZones
+	postalArea := ""
+	if req.PostalCode != "" {
+		// The called party's own address: its state's policy applies too, and
+		// its zones, and the most restrictive answer wins.
+		area, zones, err := PostalArea(req.PostalCode)
+		switch {
+		case err != nil:
+			e.deny(ReasonUnavailable, "", "the postal code cannot be read: "+ErrorMessage(err))
+		case area != "":
+			postalArea = area
+			n2 := req.Number
+			n2.Area, n2.Region = area, areaCountry(area)
+			if q, err := rs.Resolve(req.Purpose, req.Channel, n2); err == nil && q != p {
+				ps[1], np = q, 2
+			}
+			e.zones = unionZones(e.zones, zones)
+		}
 	}
-	e.checkLists()
-	e.checkConsent()
-	e.checkTime()
-	e.checkCaps()
+	e.p = p
+	e.evaluate()
+	if np == 2 {
+		e2 := evaluation{d: Decision{Outcome: Allow, LocalTime: now}, req: req, facts: facts, now: now, p: ps[1], zones: e.zones}
+		e2.evaluate()
+		e.merge(&e2)
+	}
+	e.checkEmergencies(rs, postalArea)
+	e.checkCaps(ps[:np])
 	for _, u := range facts.Unavailable {
 		e.deny(ReasonUnavailable, "", u)
 	}
 	if e.denied && !e.untimed {
-		if t := nextAllowed(p, req.Number.TimeZones, facts.Attempts, now); !t.IsZero() {
+		if t := nextAllowed(ps[:np], e.zones, facts.Attempts, now); !t.IsZero() {
 			e.d.NextAllowedAt = t.In(now.Location())
 		}
 	}
 	return e.d
+}
+
+// evaluate runs the checks of one policy: channel, wireless, lists, consent,
+// hours, days and holidays.
+func (e *evaluation) evaluate() {
+	p := e.p
+	if !p.Allowed {
+		e.deny(ReasonChannelNotAllowed, "", "purpose "+p.Purpose+" does not allow contact by "+string(p.Channel))
+	}
+	if p.WirelessProhibited {
+		lt := e.facts.LineType
+		if lt == "" {
+			lt = e.req.Number.Type
+		}
+		if lt == phone.LineMobile {
+			where := p.Region
+			if where == "" {
+				where = "this region"
+			}
+			e.deny(ReasonWirelessProhibited, "", "solicitation of wireless numbers is forbidden in "+where)
+		}
+	}
+	e.checkLists()
+	e.checkConsent()
+	e.checkTime()
+}
+
+// merge adds o's reasons that e lacks (same code and list) and its outcome.
+func (e *evaluation) merge(o *evaluation) {
+	for _, r := range o.d.Reasons {
+		if !slices.ContainsFunc(e.d.Reasons, func(x Reason) bool { return x.Code == r.Code && x.List == r.List }) {
+			e.add(r)
+		}
+	}
+	if o.denied {
+		e.d.Outcome, e.denied = Deny, true
+	}
+	e.untimed = e.untimed || o.untimed
+}
+
+// checkEmergencies denies when a declared state of emergency covers the
+// number's area, its postal area or their countries on the local date of any
+// of its zones.
+func (e *evaluation) checkEmergencies(rs *RuleSet, postalArea string) {
+	n := e.req.Number
+	for i := range rs.emergencies {
+		em := &rs.emergencies[i]
+		if em.Region == "" || (em.Region != n.Area && em.Region != n.Region &&
+			(postalArea == "" || em.Region != postalArea && em.Region != areaCountry(postalArea))) {
+			continue
+		}
+		hit := false
+		if len(e.zones) == 0 {
+			y, m, d := e.now.UTC().Date()
+			hit = em.covers(y, m, d, e.req.Purpose, e.req.Channel)
+		}
+		for _, z := range e.zones {
+			loc, err := location(z)
+			if err != nil {
+				continue // checkTime reports it
+			}
+			if y, m, d := wall(e.now, loc).Date(); em.covers(y, m, d, e.req.Purpose, e.req.Channel) {
+				hit = true
+				break
+			}
+		}
+		if hit {
+			e.deny(ReasonEmergencyBlock, "", "state of emergency in "+em.Region+" from "+em.From.Format("2006-01-02")+
+				" to "+em.To.Format("2006-01-02")+": "+em.Reason)
+		}
+	}
+}
+
+// unionZones returns the sorted union of a and b (a new slice: a may be shared).
+func unionZones(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	out = append(out, a...)
+	for _, z := range b {
+		if !slices.Contains(out, z) {
+			out = append(out, z)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // evaluation is the state of one Decide call; it lives on Decide's stack.
@@ -66,6 +177,7 @@ type evaluation struct {
 	req   Request
 	facts Facts
 	now   time.Time
+	zones []string // the called party's zones: the number's, and its postal code's
 
 	denied  bool
 	untimed bool // a deny reason that waiting cannot cure
@@ -103,13 +215,32 @@ func (e *evaluation) note(code ReasonCode, list, detail string) {
 // InternalList never is (its flags are always zero).
 func (e *evaluation) checkLists() {
 	for i, list := range e.p.Lists {
-		switch e.facts.ListState(list) {
-		case ListAbsent:
+		f := e.facts.listFact(list)
+		state := ListUnknown
+		if f != nil {
+			state = f.State
+		}
+		stale := false
+		if age := e.p.ListMaxAges[i]; age > 0 && state != ListUnknown {
+			stale = f.UpdatedAt.IsZero() || e.now.Sub(f.UpdatedAt) > age
+		}
+		switch {
+		case state == ListAbsent && !stale:
 			continue
-		case ListPresent:
+		case state == ListAbsent:
+			// A stale list cannot vouch for an absence, unless an exemption
+			// would set the list aside anyway.
+			if !e.exempts(e.p.listFlags[i]) {
+				e.deny(ReasonListStale, list, e.staleDetail(list, f.UpdatedAt, e.p.ListMaxAges[i]))
+			}
+			continue
+		case state == ListPresent:
 		default:
 			e.deny(ReasonUnavailable, list, "membership of the "+list+" list could not be read")
 			continue
+		}
+		if stale && !e.exempts(e.p.listFlags[i]) {
+			e.deny(ReasonListStale, list, e.staleDetail(list, f.UpdatedAt, e.p.ListMaxAges[i]))
 		}
 		flags := e.p.listFlags[i]
 		if flags&exemptByRelationship != 0 {
@@ -135,6 +266,20 @@ func (e *evaluation) checkLists() {
 		}
 		e.deny(ReasonOnList, list, "the number is on the "+list+" list")
 	}
+}
+
+// exempts reports whether an exemption with flags applies to the request.
+func (e *evaluation) exempts(flags uint8) bool {
+	return flags&exemptByRelationship != 0 && e.bestRelationship() != nil ||
+		flags&exemptByConsent != 0 && e.bestConsent().status == consentEffective
+}
+
+func (e *evaluation) staleDetail(list string, updated time.Time, age time.Duration) string {
+	when := "never updated"
+	if !updated.IsZero() {
+		when = "last updated on " + day(updated)
+	}
+	return "the " + list + " list was " + when + ": the rules allow at most " + formatWindow(age) + " (stale lists deny)"
 }
 
 // bestRelationship returns the most recent relationship with the seller that is
@@ -256,7 +401,7 @@ func (e *evaluation) checkConsent() {
 // checkTime checks the calling hours, days and holidays in every zone the number
 // may be in: contact is allowed only when it is allowed in all of them.
 func (e *evaluation) checkTime() {
-	zones := e.req.Number.TimeZones
+	zones := e.zones
 	if len(zones) == 0 {
 		if e.p.timeRestricted {
 			e.deny(ReasonUnavailable, "", "the number has no time zone: calling hours cannot be checked")
@@ -278,9 +423,9 @@ func (e *evaluation) checkTime() {
 		if !e.p.timeRestricted {
 			continue
 		}
-		if !hours && !e.p.Hours.contains(local) {
+		if h := e.p.hoursOn(local.Weekday()); !hours && !h.contains(local) {
 			hours = true
-			e.deny(ReasonOutsideHours, "", "local time "+local.Format("15:04")+" in "+z+" is outside the calling hours "+e.p.Hours.String())
+			e.deny(ReasonOutsideHours, "", "local time "+local.Format("15:04")+" in "+z+" is outside the calling hours "+h.String())
 		}
 		if !days && !e.p.Days.Has(local.Weekday()) {
 			days = true
@@ -293,18 +438,27 @@ func (e *evaluation) checkTime() {
 	}
 }
 
-func (e *evaluation) checkCaps() {
-	for _, c := range e.p.Caps {
-		n := 0
-		from := e.now.Add(-c.Window)
-		for _, a := range e.facts.Attempts {
-			if a.After(from) && !a.After(e.now) {
-				n++
+func (e *evaluation) checkCaps(ps []*Policy) {
+	for i, p := range ps {
+		for _, c := range p.Caps {
+			if i > 0 && slices.Contains(ps[0].Caps, c) {
+				continue // the same cap, already counted
 			}
+			e.checkCap(c)
 		}
-		if n >= c.Max {
-			e.deny(ReasonFrequencyCap, "", fmt.Sprintf("%d of %d attempts in %s", n, c.Max, formatWindow(c.Window)))
+	}
+}
+
+func (e *evaluation) checkCap(c Cap) {
+	n := 0
+	from := e.now.Add(-c.Window)
+	for _, a := range e.facts.Attempts {
+		if a.After(from) && !a.After(e.now) {
+			n++
 		}
+	}
+	if n >= c.Max {
+		e.deny(ReasonFrequencyCap, "", fmt.Sprintf("%d of %d attempts in %s", n, c.Max, formatWindow(c.Window)))
 	}
 }
 
@@ -335,14 +489,18 @@ const searchHorizon = 31 * 24 * time.Hour
 // nextAllowed returns the earliest instant at or after now at which every cap
 // has room and every zone is inside the calling hours on an allowed,
 // non-holiday day; zero if there is none within the horizon.
-func nextAllowed(p *Policy, zones []string, attempts []time.Time, now time.Time) time.Time {
+func nextAllowed(ps []*Policy, zones []string, attempts []time.Time, now time.Time) time.Time {
 	t := now
-	for _, c := range p.Caps {
-		if r := capRoom(c, attempts, now); r.After(t) {
-			t = r
+	restricted := false
+	for _, p := range ps {
+		for _, c := range p.Caps {
+			if r := capRoom(c, attempts, now); r.After(t) {
+				t = r
+			}
 		}
+		restricted = restricted || p.timeRestricted
 	}
-	if !p.timeRestricted {
+	if !restricted {
 		return t
 	}
 	limit := t.Add(searchHorizon)
@@ -351,17 +509,22 @@ func nextAllowed(p *Policy, zones []string, attempts []time.Time, now time.Time)
 	// open in every zone is skipped; each iteration moves forward or stops.
 	for range 1000 {
 		moved := false
-		for _, z := range zones {
-			loc, err := location(z)
-			if err != nil {
-				return time.Time{}
+		for _, p := range ps {
+			if !p.timeRestricted {
+				continue
 			}
-			u, ok := p.nextInside(loc, t, limit)
-			if !ok {
-				return time.Time{}
-			}
-			if u.After(t) {
-				t, moved = u, true
+			for _, z := range zones {
+				loc, err := location(z)
+				if err != nil {
+					return time.Time{}
+				}
+				u, ok := p.nextInside(loc, t, limit)
+				if !ok {
+					return time.Time{}
+				}
+				if u.After(t) {
+					t, moved = u, true
+				}
 			}
 		}
 		if !moved {
@@ -400,7 +563,7 @@ func wall(t time.Time, loc *time.Location) time.Time {
 
 // insideAt and dayOK take a wall clock from wall.
 func (p *Policy) insideAt(local time.Time) bool {
-	return p.Hours.contains(local) && p.dayOK(local)
+	return p.hoursOn(local.Weekday()).contains(local) && p.dayOK(local)
 }
 
 func (p *Policy) dayOK(local time.Time) bool {
@@ -438,7 +601,7 @@ func (p *Policy) nextInside(loc *time.Location, t, limit time.Time) (time.Time, 
 		if !p.Days.Has(date.Weekday()) || p.Holidays.Contains(yy, mm, dd) {
 			continue
 		}
-		occ, n := wallClock(yy, mm, dd, p.Hours.Start, loc)
+		occ, n := wallClock(yy, mm, dd, p.hoursOn(date.Weekday()).Start, loc)
 		for _, c := range occ[:n] {
 			if c.Before(t) {
 				continue

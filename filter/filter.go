@@ -36,6 +36,10 @@ type Request struct {
 	Purpose  string
 	Seller   string
 	Campaign string
+	// PostalCode, optional, is where the called party lives (a US ZIP code):
+	// its state's rules apply as well as those of the number's area code, and
+	// its time zones as well as the number's; the most restrictive wins.
+	PostalCode string
 	// Reserve asks that the attempt be recorded, atomically with the cap check,
 	// when the answer is allow.
 	Reserve bool
@@ -127,6 +131,10 @@ const (
 type ListFact struct {
 	List  string
 	State ListState
+	// UpdatedAt is when the list was last updated; it is read (and needed)
+	// only for lists whose rules declare a maximum age (Policy.HasListAges):
+	// zero there means never, and the list is stale.
+	UpdatedAt time.Time
 }
 
 // Facts are everything known about the number that a decision may need. A fact
@@ -146,6 +154,21 @@ type Facts struct {
 	Attempts []time.Time
 	// Unavailable names each fact that could not be read, and why.
 	Unavailable []string
+	// LineType, when set, overrides the numbering plan's line type
+	// (phone.Number.Type) for wireless_prohibited: the hook for an imported
+	// wireless list or a carrier lookup, which can tell a mobile from a
+	// landline where the plan says only fixed_or_mobile (NANP).
+	LineType phone.LineType
+}
+
+// listFact returns the fact of the named list, nil if there is none.
+func (f *Facts) listFact(list string) *ListFact {
+	for i := range f.Lists {
+		if f.Lists[i].List == list {
+			return &f.Lists[i]
+		}
+	}
+	return nil
 }
 
 // ListState returns the state of the named list in f.

@@ -27,12 +27,63 @@ type RuleSet struct {
 	lists    []ListDef
 	purposes map[string]*purposeRules
 	names    []string // purpose names, sorted
+
+	emergencies      []Emergency
+	smsStartReoptsIn bool
 }
 
 // ListDef declares a do-not-contact list a rule set may name.
 type ListDef struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// MaxAgeDays, when above 0, is how old the list's last update may be: a
+	// check against an older list denies with list_stale (US TSR: 31 days;
+	// UK TPS: 28 days).
+	MaxAgeDays int `json:"max_age_days,omitempty"`
+}
+
+// Emergency is a declared state of emergency during which solicitation of the
+// numbers of a region is blocked (emergency_block), from the local date From
+// through the local date To, inclusive. Empty Purposes or Channels block all.
+type Emergency struct {
+	Region   string    `json:"region"` // "US-FL", or a country, "US"
+	From, To time.Time `json:"-"`      // civil dates, at 00:00 UTC
+	Reason   string    `json:"reason"`
+	Purposes []string  `json:"purposes,omitempty"`
+	Channels []Channel `json:"channels,omitempty"`
+}
+
+// covers reports whether e blocks the local date y-m-d for purpose and channel.
+func (e *Emergency) covers(y int, m time.Month, d int, purpose string, ch Channel) bool {
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	if day.Before(e.From) || day.After(e.To) {
+		return false
+	}
+	return (len(e.Purposes) == 0 || slices.Contains(e.Purposes, purpose)) &&
+		(len(e.Channels) == 0 || slices.Contains(e.Channels, ch))
+}
+
+// Emergencies returns the declared states of emergency, in document order.
+func (rs *RuleSet) Emergencies() []Emergency { return slices.Clone(rs.emergencies) }
+
+// SMSStartReoptsIn says whether a START (or UNSTOP, YES) reply re-opts the
+// sender in automatically, taking the number off the company list. False (the
+// default): the reply is recorded for a person to review.
+func (rs *RuleSet) SMSStartReoptsIn() bool { return rs.smsStartReoptsIn }
+
+// MaxListAges returns the lists that declare a maximum age, by name; nil when
+// none does.
+func (rs *RuleSet) MaxListAges() map[string]time.Duration {
+	var out map[string]time.Duration
+	for _, l := range rs.lists {
+		if l.MaxAgeDays > 0 {
+			if out == nil {
+				out = map[string]time.Duration{}
+			}
+			out[l.Name] = time.Duration(l.MaxAgeDays) * 24 * time.Hour
+		}
+	}
+	return out
 }
 
 // purposeRules holds the precomputed policies of one purpose, by channel.
@@ -78,14 +129,23 @@ type Policy struct {
 	// and channel exempts.
 	ConsentExempts []string
 	// Hours, Days and Holidays restrict when, in the called party's local time,
-	// contact is allowed.
+	// contact is allowed. DayHours are the hours of each weekday (by
+	// time.Weekday): Hours unless the rules give that day its own (Texas and
+	// Pennsylvania Sundays, Rhode Island Saturdays).
 	Hours    Hours
+	DayHours [7]Hours
 	Days     Weekdays
 	Holidays Holidays
+	// WirelessProhibited forbids solicitation of wireless numbers: a number
+	// whose line type is mobile is denied with wireless_prohibited.
+	WirelessProhibited bool
+	// ListMaxAges[i] is how old Lists[i]'s last update may be; 0 for no limit.
+	ListMaxAges []time.Duration
 
 	// listFlags[i] says which exemptions may apply to Lists[i]; never any for
 	// InternalList.
 	listFlags      []uint8
+	listAged       bool // some list has a maximum age
 	timeRestricted bool
 	longestWindow  time.Duration
 }
@@ -110,6 +170,13 @@ func (c Clock) String() string { return fmt.Sprintf("%02d:%02d", c/60, c%60) }
 type Hours struct {
 	Start, End Clock
 }
+
+// hoursOn returns the calling hours of weekday d.
+func (p *Policy) hoursOn(d time.Weekday) Hours { return p.DayHours[d] }
+
+// HasListAges reports whether some list of the policy declares a maximum age:
+// the facts must then carry the lists' UpdatedAt.
+func (p *Policy) HasListAges() bool { return p.listAged }
 
 // contains reports whether the local wall-clock time of t is inside h.
 func (h Hours) contains(t time.Time) bool {

@@ -94,16 +94,22 @@ var (
 
 // Field names, in the order messages list them.
 var (
-	rootFields         = []string{"version", "description", "lists", "defaults", "purposes"}
+	rootFields         = []string{"version", "description", "lists", "defaults", "purposes", "emergencies", "sms"}
 	purposeFields      = []string{"description", "call", "sms"}
-	ruleFields         = []string{"lists", "consent_required", "exemptions", "hours", "days", "holidays", "caps", "regions"}
+	ruleFields         = []string{"lists", "consent_required", "exemptions", "hours", "day_hours", "days", "holidays", "caps", "wireless_prohibited", "regions"}
 	regionFields       = ruleFields[:len(ruleFields)-1] // no nested regions
 	exemptionFields    = []string{"relationship", "consent"}
 	relationshipFields = []string{"lists", "purchase_days", "inquiry_days"}
 	consentFields      = []string{"lists"}
 	hoursFields        = []string{"start", "end"}
 	capFields          = []string{"max", "window"}
+	listFields         = []string{"description", "max_age_days"}
+	emergencyFields    = []string{"region", "from", "to", "reason", "purposes", "channels"}
+	smsFields          = []string{"start_reopts_in"}
 )
+
+// maxListAgeDays bounds a list's maximum age.
+const maxListAgeDays = 3660
 
 // layer is one partial channel rule as written: a nil pointer or a false has*
 // flag means "not set here, inherit".
@@ -115,7 +121,9 @@ type layer struct {
 	consentExempts  []string
 	hasConsent      bool
 	hours           *Hours
+	dayHours        [7]*Hours
 	days            *Weekdays
+	wireless        *bool
 	holidays        Holidays // added to what is inherited
 	caps            []Cap
 	hasCaps         bool
@@ -146,6 +154,9 @@ type parser struct {
 	lists     []ListDef
 	known     map[string]bool
 	knownList string // "internal, litigator, national, state", for messages
+
+	emergencies []Emergency
+	smsStart    bool
 }
 
 func parseRules(data []byte) (*RuleSet, error) {
@@ -158,8 +169,16 @@ func parseRules(data []byte) (*RuleSet, error) {
 	if len(p.problems) > 0 {
 		return nil, invalidRules(p.problems)
 	}
-	rs := build(version, defaults, purposes)
+	maxAges := map[string]time.Duration{}
+	for _, l := range p.lists {
+		if l.MaxAgeDays > 0 {
+			maxAges[l.Name] = time.Duration(l.MaxAgeDays) * 24 * time.Hour
+		}
+	}
+	rs := build(version, defaults, purposes, maxAges)
 	rs.lists = p.lists
+	rs.emergencies = p.emergencies
+	rs.smsStartReoptsIn = p.smsStart
 	rs.source = bytes.Clone(data)
 	return rs, nil
 }
@@ -415,6 +434,17 @@ func (p *parser) document(doc *yaml.Node) (version string, defaults *layer, purp
 	} else {
 		p.problem("purposes", root, "required: configure at least one purpose")
 	}
+	if n := get("emergencies"); n != nil {
+		p.emergencyList("emergencies", n, purposes)
+	}
+	if n := get("sms"); n != nil {
+		fs, _ := p.fields("sms", n, smsFields)
+		for _, f := range fs {
+			if b, ok := p.boolean(join("sms", f.key), f.value); ok {
+				p.smsStart = b
+			}
+		}
+	}
 	return version, defaults, purposes
 }
 
@@ -430,11 +460,23 @@ func (p *parser) listDefs(path string, n *yaml.Node) {
 			// report it again as unknown.
 			p.problem(fp, f.keyNode, "list name %q must be lower case letters, digits, '_', '-' or '.'", f.key)
 		}
-		desc := ""
-		if !isNull(f.value) {
-			desc, _ = p.scalar(fp, f.value, "a description of the list")
+		def := ListDef{Name: f.key}
+		switch v := p.resolve(f.value); {
+		case isNull(v):
+		case v.Kind == yaml.MappingNode:
+			lfs, _ := p.fields(fp, v, listFields)
+			for _, lf := range lfs {
+				switch lf.key {
+				case "description":
+					def.Description, _ = p.scalar(join(fp, lf.key), lf.value, "a description of the list")
+				case "max_age_days":
+					def.MaxAgeDays, _ = p.integer(join(fp, lf.key), lf.value, 1, maxListAgeDays)
+				}
+			}
+		default:
+			def.Description, _ = p.scalar(fp, f.value, "a description of the list, or {description, max_age_days}")
 		}
-		p.lists = append(p.lists, ListDef{Name: f.key, Description: desc})
+		p.lists = append(p.lists, def)
 		p.known[f.key] = true
 	}
 	names := make([]string, 0, len(p.lists))
@@ -513,6 +555,12 @@ func (p *parser) layer(path string, n *yaml.Node, withRegions bool) *layer {
 		case "hours":
 			if h, ok := p.hours(fp, v); ok {
 				l.hours = &h
+			}
+		case "day_hours":
+			p.dayHours(fp, v, l)
+		case "wireless_prohibited":
+			if b, ok := p.boolean(fp, v); ok {
+				l.wireless = &b
 			}
 		case "days":
 			if d, ok := p.days(fp, v); ok {
@@ -795,13 +843,127 @@ func (p *parser) regions(path string, n *yaml.Node, l *layer) {
 	}
 }
 
+// dayHours reads per-weekday hours: {sun: {start: "13:30", end: "21:00"}}.
+func (p *parser) dayHours(path string, n *yaml.Node, l *layer) {
+	fs, _ := p.fields(path, n, nil)
+	for _, f := range fs {
+		fp := join(path, f.key)
+		d, ok := parseWeekday(f.key)
+		if !ok {
+			p.problem(fp, f.keyNode, "unknown day %q (use mon, tue, wed, thu, fri, sat, sun)", f.key)
+			continue
+		}
+		if h, ok := p.hours(fp, f.value); ok {
+			l.dayHours[d] = &h
+		}
+	}
+}
+
+// emergencyList reads the declared states of emergency.
+func (p *parser) emergencyList(path string, n *yaml.Node, purposes []purposeLayer) {
+	items, _ := p.sequence(path, n)
+	for i, item := range items {
+		ip := index(path, i)
+		fs, ok := p.fields(ip, item, emergencyFields)
+		if !ok {
+			continue
+		}
+		var e Emergency
+		good := true
+		var toNode *yaml.Node
+		for _, k := range []string{"region", "from", "to", "reason"} {
+			if !hasField(fs, k) {
+				p.problem(join(ip, k), item, "required")
+				good = false
+			}
+		}
+		for _, f := range fs {
+			fp := join(ip, f.key)
+			switch f.key {
+			case "region":
+				if v, ok := p.scalar(fp, f.value, `a region like "US-FL" or "US"`); ok {
+					if !regionRE.MatchString(v) {
+						p.problem(fp, f.value, `region %q is not an ISO 3166 code: a country like "US" or a subdivision like "US-FL"`, v)
+						good = false
+					}
+					e.Region = v
+				} else {
+					good = false
+				}
+			case "from", "to":
+				v, ok := p.scalar(fp, f.value, `a date "YYYY-MM-DD"`)
+				if !ok {
+					good = false
+					continue
+				}
+				t, err := time.Parse("2006-01-02", v)
+				if err != nil {
+					p.problem(fp, f.value, `%q is not a date "YYYY-MM-DD"`, v)
+					good = false
+					continue
+				}
+				if f.key == "from" {
+					e.From = t
+				} else {
+					e.To, toNode = t, f.value
+				}
+			case "reason":
+				if v, ok := p.scalar(fp, f.value, "why contact is blocked (the declaration)"); ok && strings.TrimSpace(v) != "" {
+					e.Reason = v
+				} else {
+					if ok {
+						p.problem(fp, f.value, "must not be empty: name the declaration")
+					}
+					good = false
+				}
+			case "purposes":
+				items, _ := p.sequence(fp, f.value)
+				for j, it := range items {
+					v, ok := p.scalar(index(fp, j), it, "a purpose name")
+					if !ok {
+						good = false
+						continue
+					}
+					if !slices.ContainsFunc(purposes, func(pl purposeLayer) bool { return pl.name == v }) {
+						p.problem(index(fp, j), it, "unknown purpose %q", v)
+						good = false
+					}
+					e.Purposes = append(e.Purposes, v)
+				}
+			case "channels":
+				items, _ := p.sequence(fp, f.value)
+				for j, it := range items {
+					v, ok := p.scalar(index(fp, j), it, "a channel, call or sms")
+					if !ok {
+						good = false
+						continue
+					}
+					ch, err := ParseChannel(v)
+					if err != nil {
+						p.problem(index(fp, j), it, "unknown channel %q: use call or sms", v)
+						good = false
+					}
+					e.Channels = append(e.Channels, ch)
+				}
+			}
+		}
+		if good && e.To.Before(e.From) {
+			p.problem(join(ip, "to"), toNode, "%s is before from %s", e.To.Format("2006-01-02"), e.From.Format("2006-01-02"))
+			good = false
+		}
+		if good {
+			p.emergencies = append(p.emergencies, e)
+		}
+	}
+}
+
 // build folds the validated layers into the precomputed policies.
-func build(version string, defaults *layer, purposes []purposeLayer) *RuleSet {
+func build(version string, defaults *layer, purposes []purposeLayer, maxAges map[string]time.Duration) *RuleSet {
 	rs := &RuleSet{Version: version, purposes: make(map[string]*purposeRules, len(purposes))}
 	for _, pl := range purposes {
 		pr := &purposeRules{
-			call: buildChannel(pl.name, ChannelCall, defaults, pl.call),
-			sms:  buildChannel(pl.name, ChannelSMS, defaults, pl.sms),
+			call: buildChannel(pl.name, ChannelCall, defaults, pl.call, maxAges),
+			sms:  buildChannel(pl.name, ChannelSMS, defaults, pl.sms, maxAges),
 		}
 		rs.purposes[pl.name] = pr
 		rs.names = append(rs.names, pl.name)
@@ -810,11 +972,11 @@ func build(version string, defaults *layer, purposes []purposeLayer) *RuleSet {
 	return rs
 }
 
-func buildChannel(purpose string, ch Channel, defaults, l *layer) channelRules {
+func buildChannel(purpose string, ch Channel, defaults, l *layer, maxAges map[string]time.Duration) channelRules {
 	if l == nil {
 		return channelRules{base: &Policy{Purpose: purpose, Channel: ch}}
 	}
-	cr := channelRules{base: fold(purpose, ch, "", defaults, l)}
+	cr := channelRules{base: fold(purpose, ch, "", maxAges, defaults, l)}
 	var keys []string
 	for _, src := range []*layer{defaults, l} {
 		if src == nil {
@@ -832,10 +994,10 @@ func buildChannel(purpose string, ch Channel, defaults, l *layer) channelRules {
 	cr.regions = make(map[string]*Policy, len(keys))
 	for _, k := range keys {
 		if country, _, sub := strings.Cut(k, "-"); sub {
-			cr.regions[k] = fold(purpose, ch, k, defaults, l,
+			cr.regions[k] = fold(purpose, ch, k, maxAges, defaults, l,
 				region(defaults, country), region(l, country), region(defaults, k), region(l, k))
 		} else {
-			cr.regions[k] = fold(purpose, ch, k, defaults, l, region(defaults, k), region(l, k))
+			cr.regions[k] = fold(purpose, ch, k, maxAges, defaults, l, region(defaults, k), region(l, k))
 		}
 	}
 	return cr
@@ -850,8 +1012,9 @@ func region(l *layer, key string) *layer {
 
 // fold applies layers in order, generic to specific: a setting replaces what is
 // inherited, holidays are added.
-func fold(purpose string, ch Channel, regionKey string, layers ...*layer) *Policy {
+func fold(purpose string, ch Channel, regionKey string, maxAges map[string]time.Duration, layers ...*layer) *Policy {
 	p := &Policy{Purpose: purpose, Channel: ch, Region: regionKey, Allowed: true, Hours: allDay, Days: allWeekdays}
+	var dayHours [7]*Hours
 	for _, l := range layers {
 		if l == nil {
 			continue
@@ -875,6 +1038,14 @@ func fold(purpose string, ch Channel, regionKey string, layers ...*layer) *Polic
 		if l.days != nil {
 			p.Days = *l.days
 		}
+		for d, h := range l.dayHours {
+			if h != nil {
+				dayHours[d] = h
+			}
+		}
+		if l.wireless != nil {
+			p.WirelessProhibited = *l.wireless
+		}
 		if l.hasCaps {
 			p.Caps = l.caps
 		}
@@ -886,6 +1057,17 @@ func fold(purpose string, ch Channel, regionKey string, layers ...*layer) *Polic
 	slices.Sort(p.Holidays.dates)
 	p.Holidays.dates = slices.Clip(slices.Compact(p.Holidays.dates))
 
+	for d := range p.DayHours {
+		p.DayHours[d] = p.Hours
+		if dayHours[d] != nil {
+			p.DayHours[d] = *dayHours[d]
+		}
+	}
+	p.ListMaxAges = make([]time.Duration, len(p.Lists))
+	for i, name := range p.Lists {
+		p.ListMaxAges[i] = maxAges[name]
+		p.listAged = p.listAged || maxAges[name] > 0
+	}
 	p.listFlags = make([]uint8, len(p.Lists))
 	relationship := p.PurchaseDays > 0 || p.InquiryDays > 0
 	for i, name := range p.Lists {
@@ -900,6 +1082,9 @@ func fold(purpose string, ch Channel, regionKey string, layers ...*layer) *Polic
 		}
 	}
 	p.timeRestricted = p.Hours != allDay || p.Days != allWeekdays || !p.Holidays.empty()
+	for _, h := range p.DayHours {
+		p.timeRestricted = p.timeRestricted || h != allDay
+	}
 	for _, c := range p.Caps {
 		p.longestWindow = max(p.longestWindow, c.Window)
 	}

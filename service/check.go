@@ -24,6 +24,11 @@ func (s *Service) request(rs *filter.RuleSet, in *CheckInput) (filter.Channel, e
 	if _, err := rs.Resolve(in.Purpose, ch, phone.Number{}); err != nil {
 		return "", err
 	}
+	if in.PostalCode != "" {
+		if _, _, err := filter.PostalArea(in.PostalCode); err != nil {
+			return "", err
+		}
+	}
 	return ch, nil
 }
 
@@ -73,9 +78,9 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 	now := s.instant(in.At)
 	n, err := phone.Normalize(in.Number, s.region(in.Region))
 	if err != nil {
-		return CheckResult{Decision: s.invalidNumber(rs, err, now)}
+		return s.audited(ctx, CheckResult{Decision: s.invalidNumber(rs, err, now)}, &in, nil, nil)
 	}
-	req := filter.Request{Number: n, Channel: ch, Purpose: in.Purpose, Seller: in.Seller, Campaign: in.Campaign, Reserve: in.Reserve}
+	req := filter.Request{Number: n, Channel: ch, Purpose: in.Purpose, Seller: in.Seller, Campaign: in.Campaign, PostalCode: in.PostalCode, Reserve: in.Reserve}
 	pol, err := rs.Resolve(in.Purpose, ch, n)
 	if err != nil {
 		// Validated above; a failure here is a rule-set bug: decide anyway, and
@@ -85,12 +90,13 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 	sc := scratchPool.Get().(*checkScratch)
 	facts := s.facts(ctx, sc, pol, n, req, now)
 	d := filter.Decide(rs, req, facts, now)
+	rp := s.replay(&req, &facts, now) // before release: facts.Lists is the scratch's
 	sc.release()
 	if d.Outcome == filter.Allow && in.Reserve {
 		d = s.reserve(ctx, pol, req, now, d)
 	}
 	d.ID = s.ids.next(now)
-	return CheckResult{Decision: d, Number: &n}
+	return s.audited(ctx, CheckResult{Decision: d, Number: &n}, &in, &req, rp)
 }
 
 // checkScratch holds the slices one check fills and Decide reads: pooled, as
@@ -137,6 +143,9 @@ func (s *Service) facts(ctx context.Context, sc *checkScratch, pol *filter.Polic
 		return filter.Facts{Lists: known, Unavailable: []string{"store: " + string(filter.ErrorKind(err))}}
 	}
 	f.Lists = append(known, f.Lists...)
+	if pol.HasListAges() {
+		s.ages.fill(ctx, s.store, &f)
+	}
 	return f
 }
 

@@ -89,7 +89,7 @@ func (s *Service) CreateKey(ctx context.Context, name, role string) (string, fil
 	if err := s.store.PutKey(ctx, k); err != nil {
 		return "", filter.APIKey{}, err
 	}
-	return secret, k, nil
+	return secret, k, s.changed(ctx, nil, change{Action: "key.create", Target: name, Detail: "role " + string(r)})
 }
 
 // Keys lists the keys (names, roles, creation times; never secrets).
@@ -108,7 +108,7 @@ func (s *Service) DeleteKey(ctx context.Context, name string) error {
 		}
 	}
 	s.keys.mu.Unlock()
-	return nil
+	return s.changed(ctx, nil, change{Action: "key.delete", Target: name})
 }
 
 // EnsureKey makes sure a key named name with role holds secret: the key given

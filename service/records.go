@@ -28,7 +28,7 @@ func (s *Service) AddNumbers(ctx context.Context, list string, numbers []string,
 		return ch, err
 	}
 	ch.Changed, err = s.lists.Add(ctx, list, keys)
-	return ch, err
+	return ch, s.changed(ctx, err, listChange("list.add", ch))
 }
 
 // RemoveNumbers removes numbers from a list, reporting unreadable entries.
@@ -38,7 +38,7 @@ func (s *Service) RemoveNumbers(ctx context.Context, list string, numbers []stri
 		return ch, err
 	}
 	ch.Changed, err = s.lists.Remove(ctx, list, keys)
-	return ch, err
+	return ch, s.changed(ctx, err, listChange("list.remove", ch))
 }
 
 func (s *Service) listKeys(list string, numbers []string, region string) ([]uint64, ListChange, error) {
@@ -123,12 +123,12 @@ func (s *Service) PutConsent(ctx context.Context, in ConsentInput) error {
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(granted) {
 		return filter.Errorf(filter.EInvalid, "invalid_expires_at", "expires_at must be after granted_at")
 	}
-	return s.store.PutConsent(ctx, filter.Consent{
+	return s.changed(ctx, s.store.PutConsent(ctx, filter.Consent{
 		Subject: s.subject(n), Last4: n.Last4(),
 		Seller: in.Seller, Purpose: in.Purpose, Channel: ch,
 		GrantedAt: granted, ExpiresAt: in.ExpiresAt,
 		Source: in.Source, Evidence: in.Evidence,
-	})
+	}), change{Action: "consent.put", Number: &n, Seller: in.Seller, Purpose: in.Purpose, Channel: ch, Detail: "source " + in.Source + "; evidence " + in.Evidence})
 }
 
 // RevokeConsent records a revocation; empty seller, purpose or channel revoke all.
@@ -146,11 +146,12 @@ func (s *Service) RevokeConsent(ctx context.Context, in RevokeInput) (int, error
 	if err := required("source", in.Source); err != nil {
 		return 0, err
 	}
-	return s.store.Revoke(ctx, filter.Revocation{
+	matched, err := s.store.Revoke(ctx, filter.Revocation{
 		Subject: s.subject(n), Last4: n.Last4(),
 		Seller: in.Seller, Purpose: in.Purpose, Channel: ch,
 		At: s.instant(in.At), Source: in.Source,
 	})
+	return matched, s.changed(ctx, err, change{Action: "consent.revoke", Number: &n, Seller: in.Seller, Purpose: in.Purpose, Channel: ch, Detail: "source " + in.Source})
 }
 
 // PutRelationship records a purchase or an inquiry.
@@ -166,9 +167,9 @@ func (s *Service) PutRelationship(ctx context.Context, in RelationshipInput) err
 	if err := required("seller", in.Seller); err != nil {
 		return err
 	}
-	return s.store.PutRelationship(ctx, filter.Relationship{
+	return s.changed(ctx, s.store.PutRelationship(ctx, filter.Relationship{
 		Subject: s.subject(n), Last4: n.Last4(), Seller: in.Seller, Kind: kind, At: s.instant(in.At),
-	})
+	}), change{Action: "relationship.put", Number: &n, Seller: in.Seller, Target: string(kind)})
 }
 
 // InternalList is the company's own do-not-contact list, which opt-outs feed and
@@ -203,7 +204,7 @@ func (s *Service) OptOut(ctx context.Context, in OptOutInput) (OptOutResult, err
 	if err != nil {
 		return OptOutResult{}, err
 	}
-	return OptOutResult{Listed: added > 0, Revoked: revoked}, nil
+	return OptOutResult{Listed: added > 0, Revoked: revoked}, s.changed(ctx, nil, change{Action: "optout", Number: &n, Seller: in.Seller, Channel: ch, Target: InternalList, Detail: "source " + in.Source})
 }
 
 func (s *Service) knownPurpose(p string) error {

@@ -43,6 +43,8 @@ type Options struct {
 	// Health, when set, says whether the store and the change feed can be
 	// relied on; Ready is false while it returns an error.
 	Health func() error
+	// SMS configures inbound text messages (see SMSOptions).
+	SMS SMSOptions
 }
 
 // Validate fills defaults and reports what must be fixed.
@@ -73,6 +75,9 @@ type Service struct {
 	opts  Options
 	ids   idSource
 	keys  keyCache
+	sms   smsState
+	ages  listAges
+	off   officer // audit trail and versioned rules (audit.go, rules.go)
 }
 
 // New returns a Service over st and lists, deciding under rules.

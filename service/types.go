@@ -15,6 +15,9 @@ type CheckInput struct {
 	Purpose  string
 	Seller   string
 	Campaign string
+	// PostalCode, optional, is the called party's US ZIP Code: its state's
+	// rules and zones apply too (the most restrictive wins).
+	PostalCode string
 	// At is the instant to evaluate at; zero means now.
 	At      time.Time
 	Reserve bool

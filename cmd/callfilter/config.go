@@ -32,12 +32,26 @@ type Config struct {
 	HMACSecretFile string      `yaml:"hmac_secret_file"`
 	HTTP           HTTPConfig  `yaml:"http"`
 	Bloom          BloomConfig `yaml:"bloom"`
+	SMS            SMSConfig   `yaml:"sms"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 
 	// AdminKey, from CALLFILTER_ADMIN_KEY only, is an admin key for scripts and tests.
 	AdminKey string `yaml:"-"`
 	dir      string
+}
+
+// SMSConfig configures inbound text messages (POST /v1/sms/inbound).
+type SMSConfig struct {
+	// TwilioAuthToken (or the file TwilioAuthTokenFile holds, or
+	// CALLFILTER_TWILIO_AUTH_TOKEN) verifies X-Twilio-Signature; with it,
+	// Twilio's webhook needs no API key.
+	TwilioAuthToken     string `yaml:"twilio_auth_token"`
+	TwilioAuthTokenFile string `yaml:"twilio_auth_token_file"`
+	// PublicURL is the webhook URL as configured in Twilio (the signature covers it).
+	PublicURL string `yaml:"public_url"`
+	// Sellers maps each sending number (E.164) to its seller.
+	Sellers map[string]string `yaml:"sellers"`
 }
 
 // StoreConfig selects and configures the store.
@@ -174,6 +188,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		c.LogLevel = v
 	}
 	c.AdminKey = getenv("CALLFILTER_ADMIN_KEY")
+	if v := getenv("CALLFILTER_TWILIO_AUTH_TOKEN"); v != "" {
+		c.SMS.TwilioAuthToken, c.SMS.TwilioAuthTokenFile = v, ""
+	}
 }
 
 // validate reports every problem, each saying how to fix it.
@@ -237,12 +254,35 @@ func (c *Config) validate() error {
 	if p := c.Bloom.FalsePositiveRate; p <= 0 || p >= 0.1 {
 		errs = append(errs, fmt.Errorf("bloom.false_positive_rate (%v) must be between 0 and 0.1, e.g. 0.0001", p))
 	}
+	if c.SMS.TwilioAuthToken != "" && c.SMS.TwilioAuthTokenFile != "" {
+		errs = append(errs, errors.New("sms.twilio_auth_token and sms.twilio_auth_token_file are both set: keep one"))
+	}
+	if (c.SMS.TwilioAuthToken != "" || c.SMS.TwilioAuthTokenFile != "") && !strings.HasPrefix(c.SMS.PublicURL, "https://") && !strings.HasPrefix(c.SMS.PublicURL, "http://") {
+		errs = append(errs, errors.New("sms.public_url: set the webhook URL as configured in Twilio, e.g. https://cf.example.com/v1/sms/inbound (the signature covers it)"))
+	}
+	for num, seller := range c.SMS.Sellers {
+		if !strings.HasPrefix(num, "+") || seller == "" {
+			errs = append(errs, fmt.Errorf("sms.sellers: %q → %q: key by the sending number in E.164 (\"+12125550100\") and name a seller", num, seller))
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not a level; use debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// twilioAuthToken returns the Twilio auth token, read from its file if need be.
+func (c *Config) twilioAuthToken() (string, error) {
+	if c.SMS.TwilioAuthTokenFile == "" {
+		return c.SMS.TwilioAuthToken, nil
+	}
+	b, err := os.ReadFile(c.path(c.SMS.TwilioAuthTokenFile))
+	if err != nil {
+		return "", fmt.Errorf("sms.twilio_auth_token_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // path resolves p relative to the config file's folder.

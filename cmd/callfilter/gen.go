@@ -23,14 +23,16 @@ func genCmd(args []string, stdout, stderr io.Writer) error {
 	if *rows < 0 || fs.NArg() > 0 {
 		return errors.New("usage: callfilter gen --rows N [--seed S] [--full] [-o FILE]")
 	}
-	out := stdout
-	if *outPath != "-" {
-		f, err := os.Create(*outPath)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		out = f
+	if *outPath == "-" {
+		return scrub.Generate(stdout, scrub.GenOptions{Rows: *rows, Seed: *seed, Full: *full})
 	}
-	return scrub.Generate(out, scrub.GenOptions{Rows: *rows, Seed: *seed, Full: *full})
+	f, err := os.Create(*outPath)
+	if err != nil {
+		return err
+	}
+	if err := scrub.Generate(f, scrub.GenOptions{Rows: *rows, Seed: *seed, Full: *full}); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close() // a full disk shows here
 }

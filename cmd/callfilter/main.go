@@ -33,6 +33,8 @@ Usage:
                           [--seller S] [--region US] [--column C] [--at T] [--charset gbk]
                           decide every row of a CSV lead list (a progress bar on stderr)
   callfilter gen          --rows N [--seed S] [--full] [-o FILE]   write a messy CSV for benchmarks
+  callfilter audit verify [--config config.yaml]   prove the audit trail's hash chain unbroken
+                          (embedded store: stop the service first, or GET /v1/audit/verify)
   callfilter version
   callfilter trivial-server [--listen 127.0.0.1:8081]
                           a bare Fiber JSON handler: the baseline of load tests
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = checkConfigCmd(args, stdout, stderr)
 	case "scrub":
 		err = scrubCmd(args, stdout, stderr)
+	case "audit":
+		err = auditCmd(args, stdout, stderr)
 	case "gen":
 		err = genCmd(args, stdout, stderr)
 	case "trivial-server":

@@ -15,8 +15,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"callfilter/api"
+	"callfilter/audit"
 	"callfilter/dnc"
 	"callfilter/feed"
 	"callfilter/filter"
@@ -37,6 +39,7 @@ type Main struct {
 	lists  *dnc.Lists
 	feed   *feed.Feed // the change feed of a Redis store; nil for embedded
 	svc    *service.Service
+	audit  *audit.Writer // the audit trail's writer (audit.go)
 	server *api.Server
 	ln     net.Listener
 	wg     sync.WaitGroup
@@ -63,6 +66,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	reg := newRegistry()
+	raw := st // the audit trail and rule versions use the store itself
 	st = metrics.InstrumentStore(st, reg)
 	m.store = st
 	secret, err := hmacSecret(m.cfg, m.log)
@@ -70,7 +74,15 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.lists = dnc.New(st, dnc.Options{FalsePositiveRate: m.cfg.Bloom.FalsePositiveRate})
+	twilioToken, err := m.cfg.twilioAuthToken()
+	if err != nil {
+		return err
+	}
 	sopts := service.Options{
+		SMS: service.SMSOptions{
+			TwilioAuthToken: twilioToken, PublicURL: m.cfg.SMS.PublicURL, Sellers: m.cfg.SMS.Sellers,
+			ReviewLog: filepath.Join(filepath.Dir(m.cfg.path(m.cfg.Store.Path)), "sms-review.jsonl"),
+		},
 		DefaultRegion: m.cfg.DefaultRegion,
 		Hasher:        filter.NewHasher(secret),
 		// store.exact_lists: confirm every list in the store on every check.
@@ -79,6 +91,9 @@ func (m *Main) Open(ctx context.Context) error {
 	m.feed = m.newFeed(st, &sopts)
 	m.svc, err = service.New(st, m.lists, rs, sopts)
 	if err != nil {
+		return err
+	}
+	if err := m.openOfficer(ctx, raw); err != nil {
 		return err
 	}
 	if err := m.keys(ctx); err != nil {
@@ -141,6 +156,12 @@ func (m *Main) Run(ctx context.Context) error {
 			return
 		}
 		m.log.Info("lists loaded, ready", "lists", len(m.lists.Status()))
+	}()
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.svc.WatchRules(ctx, rulesPollInterval, m.log)
 	}()
 
 	hup := make(chan os.Signal, 1)
@@ -206,6 +227,9 @@ func (m *Main) reloadRules(ctx context.Context) {
 // Close stops the background work and closes the store.
 func (m *Main) Close() error {
 	m.wg.Wait()
+	if m.audit != nil {
+		m.audit.Close(10 * time.Second)
+	}
 	if m.feed != nil {
 		m.feed.Close()
 	}

@@ -27,11 +27,33 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	if err := s.begin(ctx, op); err != nil {
 		return filter.Facts{}, err
 	}
+	f, err := s.facts(ctx, q)
+	if err != nil && len(q.Lists) > 0 && isNoScript(err) {
+		// A node lost its script cache (restart, failover): load the script
+		// on every primary and try once more (EVALSHA in a pipeline does not
+		// fall back to EVAL by itself, go-redis #3228).
+		if lerr := memberScript.Load(ctx, s.rdb).Err(); lerr != nil {
+			return filter.Facts{}, fail(ctx, op, lerr)
+		}
+		f, err = s.facts(ctx, q)
+	}
+	return f, err
+}
+
+// isNoScript reports whether err is Redis's NOSCRIPT (the script is not in
+// the node's cache).
+func isNoScript(err error) bool {
+	var rerr goredis.Error
+	return errors.As(err, &rerr) && goredis.HasErrorPrefix(rerr, "NOSCRIPT")
+}
+
+func (s *Store) facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, error) {
+	const op = "read facts"
 	pipe := s.rdb.Pipeline()
-	lists := make([]*goredis.BoolCmd, len(q.Lists))
-	member := strconv.FormatUint(q.Key%bucketSize, 10)
+	lists := make([]*goredis.Cmd, len(q.Lists))
+	offset := strconv.FormatUint(q.Key%bucketSize, 10)
 	for i, name := range q.Lists {
-		lists[i] = pipe.SIsMember(ctx, s.k.listBucket(name, q.Key/bucketSize), member)
+		lists[i] = memberScript.EvalSha(ctx, pipe, []string{s.k.listBucket(name, q.Key/bucketSize)}, offset)
 	}
 	consents := pipe.HGetAll(ctx, s.k.consents(q.Subject))
 	revocations := pipe.LRange(ctx, s.k.revocations(q.Subject), 0, -1)
@@ -47,12 +69,15 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	if len(q.Lists) > 0 {
 		f.Lists = make([]filter.ListFact, len(q.Lists))
 		for i, name := range q.Lists {
-			in, err := lists[i].Result()
+			in, err := lists[i].Int()
 			if err != nil {
+				if isNoScript(err) {
+					return filter.Facts{}, err // Facts loads the script and retries
+				}
 				return filter.Facts{}, fail(ctx, op, err)
 			}
 			st := filter.ListAbsent
-			if in {
+			if in == 1 {
 				st = filter.ListPresent
 			}
 			f.Lists[i] = filter.ListFact{List: name, State: st}

@@ -13,8 +13,10 @@ import (
 //
 //	P:lists                         set: names of lists (a registry; a name whose meta hash is missing is ignored)
 //	P:list:{N}:meta                 hash: count → number of keys, updated → Unix ms of the last add/remove
-//	P:list:{N}:buckets              sorted set: member and score = bucket (key / 10000) that holds keys
-//	P:list:{N}:b:<bucket>           set of integers key % 10000 (an intset: 2 bytes per member)
+//	P:layout                        string: the layout version ("2"); see checkLayout
+//	P:list:{N}:buckets              sorted set: member and score = bucket (key / 1000000) that holds keys
+//	P:list:{N}:p:<bucket>           string: the offsets key % 1000000, packed or a bitmap (see luaBuckets in scripts.go)
+//	P:list:{N}:image…               a serialized bloom filter of the list and its lock (see image.go)
 //	P:list:{N}:feed                 stream: the list's changes, in order (see addScript), trimmed MAXLEN ~
 //	P:subj:{S}:consents             hash: consentField(seller, purpose, channel) → consent JSON
 //	P:subj:{S}:revocations          list: revocation JSON, in the order recorded
@@ -30,18 +32,15 @@ import (
 // holds the Subject and at most the last four digits.
 type keys struct{ prefix string }
 
-// bucketSize splits a list key into a bucket (the key's leading digits) and a
-// member (its last four digits).
-const bucketSize = 10000
-
-func (k keys) lists() string { return k.prefix + ":lists" }
+func (k keys) lists() string  { return k.prefix + ":lists" }
+func (k keys) layout() string { return k.prefix + ":layout" }
 
 func (k keys) list(name string) string        { return k.prefix + ":list:{" + name + "}" }
 func (k keys) listMeta(name string) string    { return k.list(name) + ":meta" }
 func (k keys) listBuckets(name string) string { return k.list(name) + ":buckets" }
 func (k keys) listFeed(name string) string    { return k.list(name) + ":feed" }
 func (k keys) listBucket(name string, bucket uint64) string {
-	return k.list(name) + ":b:" + strconv.FormatUint(bucket, 10)
+	return k.list(name) + ":p:" + strconv.FormatUint(bucket, 10)
 }
 
 func (k keys) subject(s filter.Subject) string {

@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,20 +86,27 @@ func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Sc
 	ks, args, inChunk := slices.Clone(head), []any{"", "", maxLen}, 0
 	var b strings.Builder
 	for _, bucket := range buckets {
-		b.Reset()
-		b.WriteString(strconv.FormatUint(bucket, 10))
-		for _, m := range byBucket[bucket] {
-			b.WriteByte(' ')
-			b.WriteString(strconv.FormatUint(m, 10))
-		}
-		ks = append(ks, s.k.listBucket(list, bucket))
-		args = append(args, b.String())
-		inChunk += len(byBucket[bucket])
-		if inChunk >= scriptChunk {
-			if err := run(ks, args); err != nil {
-				return total, err
+		offs := slices.Compact(slices.Sorted(slices.Values(byBucket[bucket]))) // the scripts want offsets ascending, unique
+		// A bucket holds up to a million keys: split it across calls so
+		// that no call carries more than scriptChunk keys.
+		for len(offs) > 0 {
+			part := offs[:min(len(offs), scriptChunk-inChunk)]
+			offs = offs[len(part):]
+			b.Reset()
+			b.WriteString(strconv.FormatUint(bucket, 10))
+			for _, m := range part {
+				b.WriteByte(' ')
+				b.WriteString(strconv.FormatUint(m, 10))
 			}
-			ks, args, inChunk = slices.Clone(head), []any{"", "", maxLen}, 0
+			ks = append(ks, s.k.listBucket(list, bucket))
+			args = append(args, b.String())
+			inChunk += len(part)
+			if inChunk >= scriptChunk {
+				if err := run(ks, args); err != nil {
+					return total, err
+				}
+				ks, args, inChunk = slices.Clone(head), []any{"", "", maxLen}, 0
+			}
 		}
 	}
 	if len(ks) > len(head) || len(buckets) == 0 {
@@ -130,7 +139,6 @@ func (s *Store) ScanList(ctx context.Context, list string, fn func(key uint64) e
 		}
 	}
 	slices.Sort(buckets)
-	var members []uint64
 	for len(buckets) > 0 {
 		page := buckets[:min(scanPage, len(buckets))]
 		buckets = buckets[len(page):]
@@ -138,30 +146,54 @@ func (s *Store) ScanList(ctx context.Context, list string, fn func(key uint64) e
 			return err
 		}
 		pipe := s.rdb.Pipeline()
-		cmds := make([]*goredis.StringSliceCmd, len(page))
+		cmds := make([]*goredis.StringCmd, len(page))
 		for i, bucket := range page {
-			cmds[i] = pipe.SMembers(ctx, s.k.listBucket(list, bucket))
+			cmds[i] = pipe.Get(ctx, s.k.listBucket(list, bucket))
 		}
 		_, _ = pipe.Exec(ctx) // every command's error is checked below
 		for i, bucket := range page {
-			vals, err := cmds[i].Result()
+			v, err := cmds[i].Bytes()
+			if errors.Is(err, goredis.Nil) {
+				continue // emptied since the bucket index was read
+			}
 			if err != nil {
 				return fail(ctx, op, err)
 			}
-			members = members[:0]
-			for _, m := range vals {
-				v, err := strconv.ParseUint(m, 10, 64)
-				if err != nil || v >= bucketSize {
-					return errCorrupt("list member")
-				}
-				members = append(members, v)
+			if err := scanBucket(v, bucket*bucketSize, fn); err != nil {
+				return err
 			}
-			slices.Sort(members)
-			for _, m := range members {
-				if err := fn(bucket*bucketSize + m); err != nil {
+		}
+	}
+	return nil
+}
+
+// scanBucket calls fn with base + each offset of a bucket (see luaBuckets),
+// in ascending order. A value of neither form is damaged.
+func scanBucket(v []byte, base uint64, fn func(key uint64) error) error {
+	if len(v) == bitmapLen {
+		for i, b := range v {
+			for b != 0 {
+				z := bits.LeadingZeros8(b)
+				if err := fn(base + uint64(i)*8 + uint64(z)); err != nil {
 					return err
 				}
+				b &^= 0x80 >> z
 			}
+		}
+		return nil
+	}
+	if len(v)%3 != 0 || len(v) > 3*maxPacked {
+		return errCorrupt("list bucket")
+	}
+	prev := -1
+	for i := 0; i < len(v); i += 3 {
+		m := int(v[i])<<16 | int(v[i+1])<<8 | int(v[i+2])
+		if m <= prev || m >= bucketSize {
+			return errCorrupt("list bucket")
+		}
+		prev = m
+		if err := fn(base + uint64(m)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -197,7 +197,57 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			"redis: cannot reach %s (is redis-server running, and are the address and credentials right?)",
 			strings.Join(opts.Addrs, ","))
 	}
-	return &Store{rdb: rdb, k: keys{prefix: opts.KeyPrefix}, feedMaxLen: opts.FeedMaxLen, readTO: opts.ReadTimeout}, nil
+	s := &Store{rdb: rdb, k: keys{prefix: opts.KeyPrefix}, feedMaxLen: opts.FeedMaxLen, readTO: opts.ReadTimeout}
+	if err := s.checkLayout(ctx); err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// layoutVersion is the version of the key layout (keys.go) this package
+// writes, kept in P:layout. Version 1 (no P:layout key) kept each list
+// bucket of 10000 keys as a Redis set; version 2 keeps buckets of 1000000
+// keys as packed strings or bitmaps.
+const layoutVersion = "2"
+
+// checkLayout refuses a prefix written by another layout, and marks a new
+// prefix with this one. A prefix without P:layout that has lists was written
+// by version 1: its lists would read as empty, so it is refused (EInvalid).
+func (s *Store) checkLayout(ctx context.Context) error {
+	v, err := s.rdb.Get(ctx, s.k.layout()).Result()
+	switch {
+	case err == nil && v == layoutVersion:
+		return nil
+	case err == nil:
+		return filter.Errorf(filter.EInvalid, "", "redis: key prefix %q holds data in layout version %q, this build reads version %s: use another key_prefix or a build that reads it", s.k.prefix, v, layoutVersion)
+	case !errors.Is(err, goredis.Nil):
+		return fail(ctx, "read layout version", err)
+	}
+	n, err := s.rdb.SCard(ctx, s.k.lists()).Result()
+	if err != nil {
+		return fail(ctx, "read layout version", err)
+	}
+	if n > 0 {
+		return filter.Errorf(filter.EInvalid, "", "redis: key prefix %q holds lists in the old layout (version 1, no %s key), which this build cannot read: reload the lists under a new key_prefix (nothing converts them)", s.k.prefix, s.k.layout())
+	}
+	if err := s.rdb.SetNX(ctx, s.k.layout(), layoutVersion, 0).Err(); err != nil {
+		return fail(ctx, "write layout version", err)
+	}
+	return s.checkLayoutSet(ctx)
+}
+
+// checkLayoutSet re-reads P:layout after SETNX, in case another layout's
+// writer marked the prefix first.
+func (s *Store) checkLayoutSet(ctx context.Context) error {
+	v, err := s.rdb.Get(ctx, s.k.layout()).Result()
+	if err != nil {
+		return fail(ctx, "read layout version", err)
+	}
+	if v != layoutVersion {
+		return filter.Errorf(filter.EInvalid, "", "redis: key prefix %q holds data in layout version %q, this build reads version %s", s.k.prefix, v, layoutVersion)
+	}
+	return nil
 }
 
 // Close closes the connections. Calls after the first return its result;

@@ -1,6 +1,12 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+func itoa(v int) string { return strconv.Itoa(v) }
 
 // The Lua scripts. Each runs atomically on the node of its keys, which share
 // one hash tag (see keys.go). They are run with Script.Run (EVALSHA, then EVAL
@@ -9,6 +15,90 @@ import goredis "github.com/redis/go-redis/v9"
 // not fall back (#3228). Numbers are passed as decimal strings computed in Go,
 // so Lua's doubles never format an instant.
 
+// The list buckets. A list key k is in bucket k / bucketSize at offset
+// k % bucketSize (< 1,000,000). A bucket is one Redis string in one of two
+// forms, told apart by its length:
+//
+//   - packed: the offsets in ascending order, each as 3 bytes big-endian;
+//     at most maxPacked of them (3 × 41666 = 124998 bytes);
+//   - bitmap: exactly bitmapLen (125000) bytes, bit offset o set (SETBIT
+//     order: the most significant bit of byte 0 is offset 0) for each
+//     offset o present.
+//
+// A packed bucket that would pass maxPacked offsets becomes a bitmap, built
+// at its full size in one SET (a bitmap grown by SETBIT over-allocates); a
+// bitmap whose count falls below maxPacked/4 becomes packed again. A bucket
+// with no offset is deleted. So a list costs at most about 3 bytes per key
+// plus a key per bucket, and a full bucket 1 bit per key, whatever Redis's
+// encoding settings (set-max-intset-entries and friends are not used).
+const (
+	bucketSize = 1_000_000
+	bitmapLen  = bucketSize / 8
+	maxPacked  = (bitmapLen - 1) / 3
+)
+
+// luaBuckets is the Lua shared by the list scripts (prepended to each).
+var luaBuckets = `
+local BITMAP = ` + itoa(bitmapLen) + `
+local MAXPACKED = ` + itoa(maxPacked) + `
+local function dec(s, i)
+  local a, b, c = string.byte(s, 3 * i + 1, 3 * i + 3)
+  return a * 65536 + b * 256 + c
+end
+local function enc(m)
+  return string.char(math.floor(m / 65536), math.floor(m / 256) % 256, m % 256)
+end
+-- lower returns the first record index in [lo, n) whose offset is >= m (n if none).
+local function lower(s, n, lo, m)
+  local hi = n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if dec(s, mid) < m then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+-- parse reads "bucket o o…" (offsets ascending, unique) into bucket, {o…}.
+local function parse(arg)
+  local bucket, offs = nil, {}
+  for tok in string.gmatch(arg, '%d+') do
+    if bucket == nil then bucket = tok else offs[#offs + 1] = tonumber(tok) end
+  end
+  return bucket, offs
+end
+-- tobitmap stores the packed records of s (n of them) as a full-size bitmap.
+local function tobitmap(key, s, n)
+  local bytes = {}
+  for i = 1, BITMAP do bytes[i] = 0 end
+  for i = 0, n - 1 do
+    local m = dec(s, i)
+    local j = math.floor(m / 8) + 1
+    bytes[j] = bit.bor(bytes[j], bit.rshift(128, m % 8))
+  end
+  local out = {}
+  for i = 1, BITMAP, 4096 do
+    out[#out + 1] = string.char(unpack(bytes, i, math.min(i + 4095, BITMAP)))
+  end
+  redis.call('SET', key, table.concat(out))
+end
+-- topacked stores the bitmap bm as packed records.
+local function topacked(key, bm)
+  local out = {}
+  for i = 1, BITMAP, 4096 do
+    local chunk = {string.byte(bm, i, math.min(i + 4095, BITMAP))}
+    for j = 1, #chunk do
+      local v = chunk[j]
+      if v ~= 0 then
+        local base = (i + j - 2) * 8
+        for b = 0, 7 do
+          if bit.band(v, bit.rshift(128, b)) ~= 0 then out[#out + 1] = enc(base + b) end
+        end
+      end
+    end
+  end
+  redis.call('SET', key, table.concat(out))
+end
+`
+
 // addScript adds keys to a list and keeps its meta in step, and appends the
 // change to the list's change feed (a stream) in the same atomic step: a
 // change is in the feed if and only if it is in the list.
@@ -16,36 +106,52 @@ import goredis "github.com/redis/go-redis/v9"
 //	KEYS[1]   list meta hash (count, updated, and the feed's seq and epoch)
 //	KEYS[2]   list buckets sorted set
 //	KEYS[3]   list change feed (stream)
-//	KEYS[3+i] bucket set i (i ≥ 1)
+//	KEYS[3+i] bucket i (i ≥ 1; see luaBuckets)
 //	ARGV[1]   now, Unix ms (the list's new updated)
 //	ARGV[2]   a random epoch, used only if the meta has none yet (a new list,
 //	          or a Redis that lost the list)
 //	ARGV[3]   the feed's approximate maximum length (XADD MAXLEN ~)
-//	ARGV[3+i] bucket i's number, then its members (key % 10000), space-separated
+//	ARGV[3+i] bucket i's number, then its offsets (key % bucketSize, in
+//	          ascending order, without repeats), space-separated
 //
 // Each feed entry holds s (the list's change sequence number: 1, 2, 3… with
 // no gap, so a reader sees whether it missed one), e (the epoch), op ("a")
 // and k (the bucket arguments joined by ';': every key passed, new or not).
 // Returns the number of keys that were not there before. With no buckets it
 // creates the list (count 0) or refreshes its updated, and writes no entry.
-var addScript = goredis.NewScript(`
+var addScript = goredis.NewScript(luaBuckets + `
 local added = 0
 for i = 4, #KEYS do
-  local bucket = nil
-  local batch = {}
-  for tok in string.gmatch(ARGV[i], '%d+') do
-    if bucket == nil then
-      bucket = tok
-    else
-      batch[#batch + 1] = tok
-      if #batch == 1000 then
-        added = added + redis.call('SADD', KEYS[i], unpack(batch))
-        batch = {}
+  local key = KEYS[i]
+  local bucket, offs = parse(ARGV[i])
+  local cur = redis.call('GET', key)
+  if cur and #cur == BITMAP then
+    for _, m in ipairs(offs) do
+      added = added + 1 - redis.call('SETBIT', key, m, 1)
+    end
+  else
+    cur = cur or ''
+    local n = #cur / 3
+    local parts, pos, new = {}, 0, 0
+    for _, m in ipairs(offs) do
+      local j = lower(cur, n, pos, m)
+      if j >= n or dec(cur, j) ~= m then
+        parts[#parts + 1] = string.sub(cur, 3 * pos + 1, 3 * j)
+        parts[#parts + 1] = enc(m)
+        pos = j
+        new = new + 1
       end
     end
-  end
-  if #batch > 0 then
-    added = added + redis.call('SADD', KEYS[i], unpack(batch))
+    if new > 0 then
+      parts[#parts + 1] = string.sub(cur, 3 * pos + 1)
+      local s = table.concat(parts)
+      if n + new <= MAXPACKED then
+        redis.call('SET', key, s)
+      else
+        tobitmap(key, s, n + new)
+      end
+      added = added + new
+    end
   end
   redis.call('ZADD', KEYS[2], bucket, bucket)
 end
@@ -68,31 +174,52 @@ return added
 //	KEYS and ARGV as addScript's.
 //
 // Returns the number of keys that were there.
-var removeScript = goredis.NewScript(`
+var removeScript = goredis.NewScript(luaBuckets + `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 local removed = 0
 for i = 4, #KEYS do
-  local bucket = nil
-  local batch = {}
-  for tok in string.gmatch(ARGV[i], '%d+') do
-    if bucket == nil then
-      bucket = tok
-    else
-      batch[#batch + 1] = tok
-      if #batch == 1000 then
-        removed = removed + redis.call('SREM', KEYS[i], unpack(batch))
-        batch = {}
+  local key = KEYS[i]
+  local bucket, offs = parse(ARGV[i])
+  local cur = redis.call('GET', key)
+  local gone = 0
+  if cur and #cur == BITMAP then
+    for _, m in ipairs(offs) do
+      gone = gone + redis.call('SETBIT', key, m, 0)
+    end
+    if gone > 0 then
+      local left = redis.call('BITCOUNT', key)
+      if left == 0 then
+        redis.call('DEL', key)
+      elseif left < MAXPACKED / 4 then
+        topacked(key, redis.call('GET', key))
+      end
+    end
+  elseif cur then
+    local n = #cur / 3
+    local parts, pos = {}, 0
+    for _, m in ipairs(offs) do
+      local j = lower(cur, n, pos, m)
+      if j < n and dec(cur, j) == m then
+        parts[#parts + 1] = string.sub(cur, 3 * pos + 1, 3 * j)
+        pos = j + 1
+        gone = gone + 1
+      end
+    end
+    if gone > 0 then
+      if gone == n then
+        redis.call('DEL', key)
+      else
+        parts[#parts + 1] = string.sub(cur, 3 * pos + 1)
+        redis.call('SET', key, table.concat(parts))
       end
     end
   end
-  if #batch > 0 then
-    removed = removed + redis.call('SREM', KEYS[i], unpack(batch))
-  end
-  if redis.call('SCARD', KEYS[i]) == 0 then
+  if redis.call('EXISTS', key) == 0 then
     redis.call('ZREM', KEYS[2], bucket)
   end
+  removed = removed + gone
 end
 if removed > 0 then
   redis.call('HINCRBY', KEYS[1], 'count', 0 - removed)
@@ -103,6 +230,43 @@ if removed > 0 then
 end
 redis.call('HSET', KEYS[1], 'updated', ARGV[1])
 return removed
+`)
+
+// memberScript says whether a list holds a key: 1 or 0. Read-only; run with
+// EVALSHA in the Facts pipeline (reloaded on NOSCRIPT, see Facts).
+//
+//	KEYS[1] the key's bucket
+//	ARGV[1] the key's offset (key % bucketSize)
+//
+// A packed bucket is searched by GETRANGE, halving down to 64 records and
+// then reading those, so a check copies at most ~200 bytes out of Redis's
+// memory.
+var memberScript = goredis.NewScript(`
+local BITMAP = ` + itoa(bitmapLen) + `
+local m = tonumber(ARGV[1])
+local n = redis.call('STRLEN', KEYS[1])
+if n == BITMAP then
+  return redis.call('GETBIT', KEYS[1], m)
+end
+local function dec(s, i)
+  local a, b, c = string.byte(s, 3 * i + 1, 3 * i + 3)
+  return a * 65536 + b * 256 + c
+end
+local lo, hi = 0, n / 3
+while hi - lo > 64 do
+  local mid = math.floor((lo + hi) / 2)
+  if dec(redis.call('GETRANGE', KEYS[1], 3 * mid, 3 * mid + 2), 0) < m then lo = mid + 1 else hi = mid end
+end
+if lo >= n / 3 then
+  return 0
+end
+local s = redis.call('GETRANGE', KEYS[1], 3 * lo, 3 * hi + 2)
+for i = 0, #s / 3 - 1 do
+  local v = dec(s, i)
+  if v == m then return 1 end
+  if v > m then return 0 end
+end
+return 0
 `)
 
 // feedHeadScript reads where a list's change feed ends, atomically with the
