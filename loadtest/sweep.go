@@ -38,7 +38,10 @@ func DefaultSweep(base Config) SweepConfig {
 	return SweepConfig{
 		Base: base, StartRate: 2000, Factor: 1.4, MaxRate: 400_000,
 		StepDuration: 5 * time.Second,
-		MinAchieved:  0.95, MaxLoss: 0.01, P99Limit: 10 * time.Millisecond,
+		// The p99 limit marks the knee where queues build up; it is loose
+		// because on a small VM the generator's own timer wake-ups add a few
+		// milliseconds at p99 (measured from the intended send time).
+		MinAchieved: 0.95, MaxLoss: 0.01, P99Limit: 50 * time.Millisecond,
 		HoldShare: 0.5, HoldDuration: 30 * time.Second,
 	}
 }
@@ -94,7 +97,12 @@ func Sweep(ctx context.Context, sc SweepConfig, progress io.Writer) (*SweepRepor
 
 func (sc SweepConfig) step(rate float64, d time.Duration) Config {
 	c := sc.Base
-	c.Mode, c.Rate, c.Duration, c.MaxRequests, c.MaxInFlight = "open", rate, d, 0, 0
+	c.Mode, c.Rate, c.Duration, c.MaxRequests = "open", rate, d, 0
+	if c.MaxInFlight == 0 {
+		// Enough for 60k req/s at 8 ms each; more connections than that
+		// only make a one-core server thrash.
+		c.MaxInFlight = 512
+	}
 	return c
 }
 
