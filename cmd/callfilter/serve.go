@@ -198,7 +198,7 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// reloadRules swaps in the rule file's current contents. A list the new rules
+// reloadRules publishes the rule file's current contents as a new revision. A list the new rules
 // name that is not loaded yet is loaded first: until then checks that need it
 // deny with unavailable, so the swap waits for it rather than failing them.
 func (m *Main) reloadRules(ctx context.Context) {
@@ -220,8 +220,21 @@ func (m *Main) reloadRules(ctx context.Context) {
 			break
 		}
 	}
-	m.svc.SetRules(rs)
-	m.log.Info("rules reloaded", "rules_version", rs.Version)
+	cur := m.svc.Rules().Version
+	if rs.Version == cur {
+		m.log.Info("rules file unchanged: its version is the one in force; give an edit a new version", "rules_version", cur)
+		return
+	}
+	// Published as a stored revision, as an edit over the API would be, so
+	// that it is audited, reaches every instance and survives a restart (on
+	// start the stored rules win over the file).
+	path := m.cfg.path(m.cfg.Rules)
+	rev, err := m.svc.PutRules(service.WithActor(ctx, "file "+filepath.Base(path)), []byte(rs.Source()), cur)
+	if err != nil {
+		m.log.Error("rules not reloaded: the previous rules stay in force", "err", err)
+		return
+	}
+	m.log.Info("rules reloaded", "rules_version", rev.Version, "revision", rev.Revision)
 }
 
 // Close stops the background work and closes the store.
