@@ -12,7 +12,7 @@ import (
 // same secret hash (KeyByHash could not tell them apart); EInvalid for an
 // empty or over-long name, an unknown role or a zero hash.
 func (s *Store) PutKey(ctx context.Context, k filter.APIKey) error {
-	if err := checkAPIKey(&k); err != nil {
+	if err := k.Validate(); err != nil {
 		return err
 	}
 	val := encodeAPIKey(nil, &k)
@@ -73,7 +73,7 @@ func (s *Store) Keys(ctx context.Context) ([]filter.APIKey, error) {
 
 // DeleteKey removes the named key; ENotFound if none.
 func (s *Store) DeleteKey(ctx context.Context, name string) error {
-	if err := checkField("key name", name, true); err != nil {
+	if err := filter.ValidateField("key name", name, true); err != nil {
 		return err
 	}
 	return s.update(ctx, "delete api key", func(tx *bolt.Tx) error {

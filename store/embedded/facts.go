@@ -18,7 +18,7 @@ import (
 // Times are in UTC. EInvalid for a list name or field longer than allowed.
 func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, error) {
 	var f filter.Facts
-	if err := checkFactsQuery(&q); err != nil {
+	if err := q.Validate(checkList); err != nil {
 		return f, err
 	}
 	if len(q.Lists) == 0 && !s.subjects.mayHave(q.Subject) {
@@ -183,7 +183,7 @@ func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error
 // GrantedAt, an empty Seller, Purpose or Channel, a Last4 longer than four, or
 // an ExpiresAt before GrantedAt.
 func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
-	if err := checkConsent(&c); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	key := consentKey(nil, c.Subject, c.Seller, c.Purpose, c.Channel)
@@ -201,7 +201,7 @@ func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
 // counted. The revocation is kept even when it matches none. EInvalid for a
 // zero Subject or At, or a Last4 longer than four.
 func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
-	if err := checkRevocation(&r); err != nil {
+	if err := r.Validate(); err != nil {
 		return 0, err
 	}
 	prefix := subjectPrefix(nil, r.Subject)
@@ -241,7 +241,7 @@ func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
 // included). EInvalid for a zero
 // Subject or At, an empty Seller or Kind, or a Last4 longer than four.
 func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) error {
-	if err := checkRelationship(&r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	key := relationshipKey(nil, r.Subject, r.Seller, r.Kind)

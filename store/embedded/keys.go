@@ -57,10 +57,7 @@ const schemaVersion = 1
 
 // maxField is the longest string allowed in a key: a list name, seller,
 // purpose, channel, relationship kind or API key name.
-const maxField = 255
-
-// maxListKey is the largest list key: E.164 numbers have at most 15 digits.
-const maxListKey = 999_999_999_999_999
+const maxField = filter.MaxField
 
 // keyBufSize fits the common keys without allocating.
 const keyBufSize = 128

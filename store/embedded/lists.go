@@ -27,7 +27,7 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 	if err := checkList(list); err != nil {
 		return 0, err
 	}
-	if err := checkListKeys(keys); err != nil {
+	if err := filter.ValidateListKeys(keys); err != nil {
 		return 0, err
 	}
 	sorted := slices.Clone(keys)

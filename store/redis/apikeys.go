@@ -17,7 +17,7 @@ import (
 // role or a zero hash.
 func (s *Store) PutKey(ctx context.Context, k filter.APIKey) error {
 	const op = "store API key"
-	if err := checkAPIKey(&k); err != nil {
+	if err := k.Validate(); err != nil {
 		return err
 	}
 	if err := s.begin(ctx, op); err != nil {

@@ -21,7 +21,7 @@ import (
 // not pruned. Every command's result is checked: any error is EUnavailable.
 func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, error) {
 	const op = "read facts"
-	if err := checkFactsQuery(&q); err != nil {
+	if err := q.Validate(checkList); err != nil {
 		return filter.Facts{}, err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -146,7 +146,7 @@ func (s *Store) facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 // grants; no caps always grants. EInvalid as store/embedded's.
 func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error) {
 	const op = "reserve attempt"
-	if err := checkReserve(&q); err != nil {
+	if err := q.Validate(); err != nil {
 		return false, err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -185,7 +185,7 @@ func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error
 // (Subject, Seller, Purpose, Channel). EInvalid as store/embedded's.
 func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
 	const op = "record consent"
-	if err := checkConsent(&c); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -201,7 +201,7 @@ func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
 // The revocation is kept even when it matches none.
 func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
 	const op = "record revocation"
-	if err := checkRevocation(&r); err != nil {
+	if err := r.Validate(); err != nil {
 		return 0, err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -238,7 +238,7 @@ func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
 // nothing, an equal or later one replaces it.
 func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) error {
 	const op = "record relationship"
-	if err := checkRelationship(&r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	if err := s.begin(ctx, op); err != nil {

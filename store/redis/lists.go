@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/bits"
@@ -31,7 +32,7 @@ const scanPage = 64
 // that is not 1 to 15 digits.
 func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int, error) {
 	const op = "add to list"
-	if err := firstErr(checkList(list), checkListKeys(keys)); err != nil {
+	if err := cmp.Or(checkList(list), filter.ValidateListKeys(keys)); err != nil {
 		return 0, err
 	}
 	if err := s.begin(ctx, op); err != nil {
@@ -47,7 +48,7 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 // there; chunked like AddToList. A list that does not exist is not created.
 func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) (int, error) {
 	const op = "remove from list"
-	if err := firstErr(checkList(list), checkListKeys(keys)); err != nil {
+	if err := cmp.Or(checkList(list), filter.ValidateListKeys(keys)); err != nil {
 		return 0, err
 	}
 	if err := s.begin(ctx, op); err != nil {

@@ -1,0 +1,160 @@
+package filter
+
+import (
+	"cmp"
+	"time"
+)
+
+// The checks every store makes before it writes or reads a record, so that
+// bad input changes nothing and both stores refuse the same things: key
+// fields non-empty where required and at most MaxField bytes; Last4 at most
+// four characters, so that a record can never hold a whole number (privacy);
+// instants set; list keys the digits of an E.164 number. Errors are EInvalid.
+
+// MaxField is the longest string a record's key field may hold: a list name,
+// seller, purpose, channel, relationship kind or key name.
+const MaxField = 255
+
+// MaxListKey is the largest list key: E.164 numbers have at most 15 digits.
+const MaxListKey = 999_999_999_999_999
+
+func invalidRecord(format string, args ...any) error {
+	return Errorf(EInvalid, "", format, args...)
+}
+
+// ValidateField checks a string that is part of a record's key.
+func ValidateField(what, s string, required bool) error {
+	if required && s == "" {
+		return invalidRecord("%s is required", what)
+	}
+	if len(s) > MaxField {
+		return invalidRecord("%s is %d bytes long; at most %d are allowed", what, len(s), MaxField)
+	}
+	return nil
+}
+
+// ValidateListName checks the name of a list.
+func ValidateListName(name string) error { return ValidateField("list name", name, true) }
+
+// ValidateListKeys checks that every key is a number's key.
+func ValidateListKeys(keys []uint64) error {
+	for i, k := range keys {
+		if k == 0 || k > MaxListKey {
+			return invalidRecord("list key #%d is not a number's key (the digits of an E.164 number, 1 to 15 of them)", i)
+		}
+	}
+	return nil
+}
+
+func validateSubject(s Subject) error {
+	if s == (Subject{}) {
+		return invalidRecord("subject is required (the keyed hash of the number)")
+	}
+	return nil
+}
+
+func validateLast4(s string) error {
+	if len(s) > 4 {
+		return invalidRecord("last4 holds %d characters; records may hold at most the last four digits of a number", len(s))
+	}
+	return nil
+}
+
+func validateTime(what string, t time.Time) error {
+	if t.IsZero() {
+		return invalidRecord("%s is required", what)
+	}
+	return nil
+}
+
+// Validate checks a consent before it is stored.
+func (c Consent) Validate() error {
+	if err := cmp.Or(
+		validateSubject(c.Subject),
+		validateLast4(c.Last4),
+		ValidateField("seller", c.Seller, true),
+		ValidateField("purpose", c.Purpose, true),
+		ValidateField("channel", string(c.Channel), true),
+		validateTime("granted_at", c.GrantedAt),
+	); err != nil {
+		return err
+	}
+	if !c.ExpiresAt.IsZero() && c.ExpiresAt.Before(c.GrantedAt) {
+		return invalidRecord("consent expires (%v) before it is granted (%v)", c.ExpiresAt, c.GrantedAt)
+	}
+	return nil
+}
+
+// Validate checks a revocation before it is stored.
+func (r Revocation) Validate() error {
+	return cmp.Or(
+		validateSubject(r.Subject),
+		validateLast4(r.Last4),
+		ValidateField("seller", r.Seller, false),
+		ValidateField("purpose", r.Purpose, false),
+		ValidateField("channel", string(r.Channel), false),
+		validateTime("revocation time", r.At),
+	)
+}
+
+// Validate checks a relationship before it is stored.
+func (r Relationship) Validate() error {
+	return cmp.Or(
+		validateSubject(r.Subject),
+		validateLast4(r.Last4),
+		ValidateField("seller", r.Seller, true),
+		ValidateField("relationship kind", string(r.Kind), true),
+		validateTime("relationship time", r.At),
+	)
+}
+
+// Validate checks a reservation before it is attempted.
+func (q ReserveQuery) Validate() error {
+	if err := cmp.Or(
+		validateSubject(q.Subject),
+		ValidateField("seller", q.Seller, true),
+		ValidateField("purpose", q.Purpose, true),
+		ValidateField("channel", string(q.Channel), true),
+		validateTime("attempt time", q.At),
+	); err != nil {
+		return err
+	}
+	for i, c := range q.Caps {
+		if c.Max < 0 {
+			return invalidRecord("cap #%d: max (%d) must not be negative", i, c.Max)
+		}
+		if c.Window <= 0 {
+			return invalidRecord("cap #%d: window (%v) must be positive", i, c.Window)
+		}
+	}
+	return nil
+}
+
+// Validate checks a facts query; listName checks each list name (stores may
+// refuse more than ValidateListName does).
+func (q FactsQuery) Validate(listName func(string) error) error {
+	for _, l := range q.Lists {
+		if err := listName(l); err != nil {
+			return err
+		}
+	}
+	return cmp.Or(
+		ValidateField("seller", q.Seller, false),
+		ValidateField("purpose", q.Purpose, false),
+		ValidateField("channel", string(q.Channel), false),
+	)
+}
+
+// Validate checks an API key before it is stored.
+func (k APIKey) Validate() error {
+	if err := ValidateField("key name", k.Name, true); err != nil {
+		return err
+	}
+	if _, err := ParseRole(string(k.Role)); err != nil {
+		return err
+	}
+	if k.Hash == ([32]byte{}) {
+		return invalidRecord("key hash is required (the SHA-256 of the secret)")
+	}
+	return nil
+}
