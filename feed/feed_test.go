@@ -1,10 +1,10 @@
 package feed
 
 import (
+	"callfilter/store/redis/redistest"
 	"context"
 	"math/rand/v2"
 	"net"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,9 +29,9 @@ const propagationBound = 500 * time.Millisecond
 // through A while B and C hammer checks on them. A denies each at once; B
 // and C never allow one later than the bound after its add returned.
 func TestPropagation(t *testing.T) {
-	addr := sharedAddr(t)
-	prefix := randomPrefix()
-	cleanupPrefix(t, addr, prefix)
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
 	opts := cfredis.Options{Addrs: []string{addr}, KeyPrefix: prefix}
 	a := newStack(t, opts, Options{}, true)
 	b := newStack(t, opts, Options{}, true)
@@ -156,9 +156,9 @@ func TestPropagation(t *testing.T) {
 // (it fell more than FeedMaxLen entries behind) notices the gap and rebuilds
 // from the list, then follows the stream again.
 func TestTrimmedRebuilds(t *testing.T) {
-	addr := sharedAddr(t)
-	prefix := randomPrefix()
-	cleanupPrefix(t, addr, prefix)
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
 	opts := cfredis.Options{Addrs: []string{addr}, KeyPrefix: prefix, FeedMaxLen: 5}
 	a := newStack(t, opts, Options{}, true)
 	b := newStack(t, opts, Options{}, false)
@@ -196,9 +196,9 @@ func TestTrimmedRebuilds(t *testing.T) {
 // persistence) and it was created again: the new epoch makes every tail
 // rebuild rather than trust a sequence number that restarted.
 func TestEpochChangeRebuilds(t *testing.T) {
-	addr := sharedAddr(t)
-	prefix := randomPrefix()
-	cleanupPrefix(t, addr, prefix)
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
 	opts := cfredis.Options{Addrs: []string{addr}, KeyPrefix: prefix}
 	a := newStack(t, opts, Options{}, true)
 	b := newStack(t, opts, Options{}, true)
@@ -241,10 +241,10 @@ func TestEpochChangeRebuilds(t *testing.T) {
 // comes back (with its AOF), it is ready again by itself and listed numbers
 // are still denied.
 func TestRedisKilled(t *testing.T) {
-	port := freePort(t)
-	dir := filepath.Join(tmpRoot, "killed-"+strconv.Itoa(port))
+	port := redistest.FreePort(t)
+	dir := redistest.Dir(t, "killed-"+strconv.Itoa(port))
 	args := []string{"--appendonly", "yes", "--appendfsync", "always"}
-	srv := startServerAt(t, port, dir, args...)
+	srv := redistest.StartAt(t, port, dir, args...)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	opts := cfredis.Options{Addrs: []string{addr}, KeyPrefix: "cf", ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond, DialTimeout: 100 * time.Millisecond, PoolTimeout: 100 * time.Millisecond}
 	a := newStack(t, opts, Options{HealthInterval: 100 * time.Millisecond}, true)
@@ -253,7 +253,7 @@ func TestRedisKilled(t *testing.T) {
 	a.add(t, "national", number(1))
 	waitFor(t, 2*time.Second, "b denies", func() bool { return b.check(t, number(1)).Outcome == filter.Deny })
 
-	kill(srv)
+	redistest.Kill(srv)
 	for _, s := range []*stack{a, b} {
 		start := time.Now()
 		d := s.check(t, number(2))
@@ -269,7 +269,7 @@ func TestRedisKilled(t *testing.T) {
 		t.Error("filters trusted with Redis down")
 	}
 
-	startServerAt(t, port, dir, args...)
+	redistest.StartAt(t, port, dir, args...)
 	waitFor(t, 10*time.Second, "ready again after Redis returned", func() bool { return a.svc.Ready() && b.svc.Ready() })
 	if d := b.check(t, number(1)); d.Outcome != filter.Deny || !d.Has(filter.ReasonOnList) {
 		t.Errorf("after the restart: %v %v, want deny on_list", d.Outcome, d.Reasons)

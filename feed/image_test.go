@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"callfilter/store/redis/redistest"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -64,9 +65,9 @@ func imgKeys(from, n int) []uint64 {
 // and screens every listed key "maybe", including keys added after it
 // started.
 func TestImageRoundTrip(t *testing.T) {
-	addr := sharedAddr(t)
-	prefix := randomPrefix()
-	cleanupPrefix(t, addr, prefix)
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
 	opts := cfredis.Options{Addrs: []string{addr}, KeyPrefix: prefix}
 	const list = "national"
 	a := newImgInstance(t, opts, list)
@@ -121,7 +122,7 @@ func TestImageRoundTrip(t *testing.T) {
 // shows each refused (logged, counted) and the list built from the store
 // instead: every listed key screens "maybe".
 func TestImageRefused(t *testing.T) {
-	addr := sharedAddr(t)
+	addr := redistest.Standalone(t)
 	rc := goredis.NewClient(&goredis.Options{Addr: addr, DisableIdentity: true})
 	defer rc.Close()
 	const list = "national"
@@ -223,8 +224,8 @@ func TestImageRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			prefix := randomPrefix()
-			cleanupPrefix(t, addr, prefix)
+			prefix := redistest.RandomPrefix()
+			redistest.CleanupPrefix(t, addr, prefix)
 			opts := cfredis.Options{Addrs: []string{addr}, KeyPrefix: prefix}
 			a := newImgInstance(t, opts, list)
 			keys := imgKeys(0, 20_000)

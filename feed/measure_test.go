@@ -1,11 +1,11 @@
 package feed
 
 import (
+	"callfilter/store/redis/redistest"
 	"context"
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,9 +30,9 @@ func TestMeasure(t *testing.T) {
 	if os.Getenv("CALLFILTER_MEASURE") == "" {
 		t.Skip("set CALLFILTER_MEASURE=1 to measure (minutes)")
 	}
-	port := freePort(t)
-	srv := startServerAt(t, port, filepath.Join(tmpRoot, "measure-"+strconv.Itoa(port)), "--appendonly", "no")
-	defer kill(srv)
+	port := redistest.FreePort(t)
+	srv := redistest.StartAt(t, port, redistest.Dir(t, "measure-"+strconv.Itoa(port)), "--appendonly", "no")
+	defer redistest.Kill(srv)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	rc := goredis.NewClient(&goredis.Options{Addr: addr, DisableIdentity: true, ReadTimeout: time.Minute})
 	defer rc.Close()

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"callfilter/store/redis/redistest"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -22,7 +23,7 @@ func wantKind(t *testing.T, err error, want filter.Kind, what string) {
 }
 
 func TestOpenUnreachable(t *testing.T) {
-	addr := "127.0.0.1:" + itoa(freePort(t)) // nothing listens there
+	addr := "127.0.0.1:" + itoa(redistest.FreePort(t)) // nothing listens there
 	start := time.Now()
 	_, err := cfredis.Open(t.Context(), cfredis.Options{Addrs: []string{addr}, DialTimeout: 200 * time.Millisecond})
 	wantKind(t, err, filter.EUnavailable, "Open of an address where nothing listens")
@@ -64,7 +65,7 @@ func TestOptionsValidate(t *testing.T) {
 // TestFailClosed kills the store's server mid-test: reads and reservations
 // then fail with EUnavailable within the configured timeouts, never hang.
 func TestFailClosed(t *testing.T) {
-	addr, cmd := startServer(t)
+	addr, cmd := redistest.Start(t)
 	st := mustOpen(t, cfredis.Options{Addrs: []string{addr}, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, PoolTimeout: 200 * time.Millisecond})
 	subj := sha256.Sum256([]byte("fail-closed"))
@@ -172,7 +173,7 @@ func TestClusterConcurrentReserve(t *testing.T) {
 // TestScriptFlushed flushes the server's script cache (as a restart or a
 // failover does): the scripts are sent again (EVALSHA falls back to EVAL).
 func TestScriptFlushed(t *testing.T) {
-	addr, _ := startServer(t)
+	addr, _ := redistest.Start(t)
 	st := mustOpen(t, cfredis.Options{Addrs: []string{addr}})
 	subj := sha256.Sum256([]byte("flush"))
 	rq := filter.ReserveQuery{Subject: subj, Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall,

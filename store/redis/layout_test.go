@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"callfilter/store/redis/redistest"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -124,7 +125,7 @@ func TestBucketForms(t *testing.T) {
 // by the set-per-bucket layout) is refused with a clear error, as is a prefix
 // marked with another version.
 func TestOldLayoutRefused(t *testing.T) {
-	addr := standaloneAddr(t)
+	addr := redistest.Standalone(t)
 	for _, tc := range []struct {
 		name string
 		seed func(c *goredis.Client, p string)
@@ -136,8 +137,8 @@ func TestOldLayoutRefused(t *testing.T) {
 		{"other version", func(c *goredis.Client, p string) { c.Set(context.Background(), p+":layout", "3", 0) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			prefix := randomPrefix()
-			cleanupPrefix(t, addr, prefix)
+			prefix := redistest.RandomPrefix()
+			redistest.CleanupPrefix(t, addr, prefix)
 			c := goredis.NewClient(&goredis.Options{Addr: addr, DisableIdentity: true})
 			defer c.Close()
 			tc.seed(c, prefix)
@@ -158,7 +159,7 @@ func TestOldLayoutRefused(t *testing.T) {
 // TestFactsScriptFlushed: Facts reloads its membership script after the
 // server's script cache is flushed (restart, failover).
 func TestFactsScriptFlushed(t *testing.T) {
-	addr, _ := startServer(t)
+	addr, _ := redistest.Start(t)
 	st := mustOpen(t, cfredis.Options{Addrs: []string{addr}})
 	if _, err := st.AddToList(t.Context(), "l", []uint64{12125550100}); err != nil {
 		t.Fatal(err)
