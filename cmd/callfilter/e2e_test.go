@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"callfilter/store/redis/redistest"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build callfilter:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := redistest.Main(m) // also stops any redis-server a test started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

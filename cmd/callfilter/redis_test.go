@@ -1,36 +1,21 @@
 package main
 
 import (
+	"callfilter/store/redis/redistest"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // TestRedisMainHasFeed: a service configured for Redis runs the change feed
 // (through any store wrapper) and trusts its filters only through it, so that
-// another instance's list additions are never missed here. It needs the
-// redis-server on 127.0.0.1:6379 and is skipped without it.
+// another instance's list additions are never missed here. It uses the
+// redis-server on 127.0.0.1:6379, or one started for it (redistest).
 func TestRedisMainHasFeed(t *testing.T) {
-	const addr = "127.0.0.1:6379"
-	c := goredis.NewClient(&goredis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1})
-	defer c.Close()
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Skip("no redis-server on " + addr)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "cftest-main-" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		keys, _ := c.Keys(context.Background(), prefix+":*").Result()
-		if len(keys) > 0 {
-			c.Del(context.Background(), keys...)
-		}
-	})
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
 	cfg := defaultConfig()
 	cfg.dir = "../.."
 	cfg.Listen = "127.0.0.1:0"
