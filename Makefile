@@ -47,6 +47,8 @@ release: ## static, versioned binaries in dist/ for linux/amd64 and linux/arm64 
 test: depcheck ## vet, unit + conformance + end-to-end tests with -race, short fuzzing
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	# The phone metadata checks skip themselves under -race (slow, and not about concurrency).
+	$(GO) test -count=1 -run 'AgreeWithMetadata|DependOnSixDigits|DependsOnSixDigits' ./phone
 	$(MAKE) --no-print-directory fuzz-short
 
 fuzz-short:
