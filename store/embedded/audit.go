@@ -102,7 +102,7 @@ func (s *Store) AppendAudit(ctx context.Context, head filter.AuditHead, entries 
 		if e.Seq != want.Seq+1 || e.Prev != want.Hash {
 			return filter.Errorf(filter.EInvalid, "", "audit entry %d does not continue the chain at %d", e.Seq, want.Seq)
 		}
-		v, err := json.Marshal(e)
+		v, err := e.MarshalJSON() // directly: json.Marshal would re-scan and compact the output
 		if err != nil {
 			return filter.Wrap(filter.EInvalid, err, "audit entry %d", e.Seq)
 		}

@@ -134,7 +134,7 @@ func (s *Store) AppendAudit(ctx context.Context, head filter.AuditHead, entries 
 			return filter.Errorf(filter.EInvalid, "", "audit entry %d does not continue the chain at %d", e.Seq, want.Seq)
 		}
 		want = filter.AuditHead{Seq: e.Seq, Hash: e.Hash}
-		v, err := json.Marshal(e)
+		v, err := e.MarshalJSON() // directly: json.Marshal would re-scan and compact the output
 		if err != nil {
 			return filter.Wrap(filter.EInvalid, err, "audit entry %d", e.Seq)
 		}
