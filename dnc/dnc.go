@@ -291,23 +291,9 @@ func (s *snapshot) has(k uint64) bool {
 // are kept. It tries every list and returns an EUnavailable error naming
 // those it could not build.
 func (l *Lists) Load(ctx context.Context, names []string) error {
-	want := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "" })
-	slices.Sort(want)
-	want = slices.Compact(want)
-	l.wantMu.Lock()
-	l.want, l.loaded = want, true
-	l.wantMu.Unlock()
-
-	infos, err := l.st.Lists(ctx)
+	counts, err := l.wanted(ctx, names)
 	if err != nil {
-		return storeErr(err, "read the lists")
-	}
-	counts := make(map[string]int64, len(infos)+len(want))
-	for _, name := range want {
-		counts[name] = 0
-	}
-	for _, in := range infos {
-		counts[in.Name] = in.Count
+		return err
 	}
 	all := make([]string, 0, len(counts))
 	for name := range counts {
@@ -717,4 +703,29 @@ func storeErr(err error, format string, args ...any) error {
 		return err
 	}
 	return filter.Wrap(filter.EUnavailable, err, format, args...)
+}
+
+// wanted records names as the lists Ready waits for and returns the size of
+// every list to build: those named (0 if the store has none) and those the
+// store has.
+func (l *Lists) wanted(ctx context.Context, names []string) (map[string]int64, error) {
+	want := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "" })
+	slices.Sort(want)
+	want = slices.Compact(want)
+	l.wantMu.Lock()
+	l.want, l.loaded = want, true
+	l.wantMu.Unlock()
+
+	infos, err := l.st.Lists(ctx)
+	if err != nil {
+		return nil, storeErr(err, "read the lists")
+	}
+	counts := make(map[string]int64, len(infos)+len(want))
+	for _, name := range want {
+		counts[name] = 0
+	}
+	for _, in := range infos {
+		counts[in.Name] = in.Count
+	}
+	return counts, nil
 }

@@ -201,23 +201,9 @@ func (l *Lists) LoadExcept(ctx context.Context, names []string, skip map[string]
 	if len(skip) == 0 {
 		return l.Load(ctx, names)
 	}
-	want := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "" })
-	slices.Sort(want)
-	want = slices.Compact(want)
-	l.wantMu.Lock()
-	l.want, l.loaded = want, true
-	l.wantMu.Unlock()
-
-	infos, err := l.st.Lists(ctx)
+	counts, err := l.wanted(ctx, names)
 	if err != nil {
-		return storeErr(err, "read the lists")
-	}
-	counts := make(map[string]int64, len(infos)+len(want))
-	for _, name := range want {
-		counts[name] = 0
-	}
-	for _, in := range infos {
-		counts[in.Name] = in.Count
+		return err
 	}
 	var errs []error
 	all := 0

@@ -243,3 +243,18 @@ type AuditStore interface {
 	// first entry that is not old enough.
 	ExpireAudit(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// Matches reports whether e passes every filter of q (stores also use an
+// index for one of them; checking all again is cheap and keeps them honest).
+func (q AuditQuery) Matches(e *AuditEntry) bool {
+	switch {
+	case q.Subject != (Subject{}) && e.Subject != q.Subject,
+		q.Seller != "" && e.Seller != q.Seller,
+		q.Kind != "" && e.Kind != q.Kind,
+		q.Decision != "" && e.Decision != q.Decision,
+		!q.From.IsZero() && e.Time.Before(q.From),
+		!q.To.IsZero() && !e.Time.Before(q.To):
+		return false
+	}
+	return true
+}

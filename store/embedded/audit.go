@@ -153,20 +153,6 @@ func decodeEntry(v []byte) (filter.AuditEntry, error) {
 	return e, nil
 }
 
-// matches reports whether e passes q's filters other than the index's.
-func matches(q *filter.AuditQuery, e *filter.AuditEntry) bool {
-	switch {
-	case q.Subject != (filter.Subject{}) && e.Subject != q.Subject,
-		q.Seller != "" && e.Seller != q.Seller,
-		q.Kind != "" && e.Kind != q.Kind,
-		q.Decision != "" && e.Decision != q.Decision,
-		!q.From.IsZero() && e.Time.Before(q.From),
-		!q.To.IsZero() && !e.Time.Before(q.To):
-		return false
-	}
-	return true
-}
-
 // QueryAudit returns a page of matching entries: by number through the
 // subject index (in chain order), otherwise through the time index (in time
 // order). Cursors are "s<seq>" and "t<ts>.<seq>".
@@ -255,7 +241,7 @@ func (s *Store) QueryAudit(ctx context.Context, q filter.AuditQuery) ([]filter.A
 			if err != nil {
 				return err
 			}
-			if !matches(&q, &e) {
+			if !q.Matches(&e) {
 				continue
 			}
 			out = append(out, e)

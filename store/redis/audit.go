@@ -171,19 +171,6 @@ func decodeAuditEntry(v any) (filter.AuditEntry, bool, error) {
 	return e, true, nil
 }
 
-func auditMatches(q *filter.AuditQuery, e *filter.AuditEntry) bool {
-	switch {
-	case q.Subject != (filter.Subject{}) && e.Subject != q.Subject,
-		q.Seller != "" && e.Seller != q.Seller,
-		q.Kind != "" && e.Kind != q.Kind,
-		q.Decision != "" && e.Decision != q.Decision,
-		!q.From.IsZero() && e.Time.Before(q.From),
-		!q.To.IsZero() && !e.Time.Before(q.To):
-		return false
-	}
-	return true
-}
-
 // maxAuditScan bounds the index entries one QueryAudit page examines.
 const maxAuditScan = 100_000
 
@@ -272,7 +259,7 @@ func (s *Store) QueryAudit(ctx context.Context, q filter.AuditQuery) ([]filter.A
 			if err != nil {
 				return nil, "", err
 			}
-			if !ok || !auditMatches(&q, &e) {
+			if !ok || !q.Matches(&e) {
 				continue
 			}
 			out = append(out, e)
