@@ -4,9 +4,15 @@
 # ratio to that baseline. On 2 cores the server is pinned to CPU 0 and the
 # generator to CPU 1 (taskset), so they do not compete for one core.
 #
+# When redis-server is installed it then runs the Redis mode: a dedicated
+# redis-server on a free loopback port (pinned with the service, both are the
+# system under test), redis-benchmark's unpipelined GET rate against it as the
+# Redis baseline, and the same sweep of the service on that Redis.
+#
 # Knobs (environment): POPULATION (listed numbers preloaded, default 1000000),
 # STEP (each sweep step, default 5s), HOLD (hold at half of peak, default 30s),
-# OUT (where the JSON reports go, default docs/loadtest).
+# OUT (where the JSON reports go, default docs/loadtest), REDIS_PORT (the
+# dedicated Redis, default 6391), REDIS=0 to skip the Redis mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,8 +82,35 @@ addr=$(addr_of "$tmp/service.log")
 wait_ready "$addr"
 CALLFILTER_KEY=$KEY gen --target "http://$addr" --preload "$POPULATION" --json "$OUT/service.json" | tee "$tmp/service.txt"
 
-base=$(sed -n 's/^peak \([0-9]*\) req.*/\1/p' "$tmp/baseline.txt")
-svc=$(sed -n 's/^peak \([0-9]*\) req.*/\1/p' "$tmp/service.txt")
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+peak_of() { sed -n 's/^peak \([0-9]*\) req.*/\1/p' "$1"; }
+base=$(peak_of "$tmp/baseline.txt")
+svc=$(peak_of "$tmp/service.txt")
+
+REDIS=${REDIS:-1}
+REDIS_PORT=${REDIS_PORT:-6391}
+redis_get="" redis_svc=""
+if [ "$REDIS" = 1 ] && command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
+	echo "== Redis mode: dedicated redis-server on 127.0.0.1:$REDIS_PORT"
+	mkdir -p "$tmp/redis"
+	# Persistence as an operator should run it (README, durability): AOF, fsync every second.
+	taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" \
+		--appendonly yes --appendfsync everysec --dir "$tmp/redis" >"$tmp/redis.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	echo "-- redis-benchmark GET, unpipelined, 50 clients (the Redis baseline)"
+	taskset -c "$GEN_CPU" redis-benchmark -p "$REDIS_PORT" -t get -n 300000 -c 50 -P 1 -q | tee "$tmp/redis-bench.txt"
+	redis_get=$(sed -n 's/^GET: \([0-9.]*\) requests.*/\1/p' "$tmp/redis-bench.txt" | cut -d. -f1)
+	echo "-- callfilter on that Redis, $POPULATION listed numbers"
+	CALLFILTER_ADMIN_KEY=$KEY CALLFILTER_LISTEN=127.0.0.1:0 CALLFILTER_STORE=redis \
+		CALLFILTER_REDIS_ADDRS=127.0.0.1:$REDIS_PORT CALLFILTER_HMAC_SECRET=loadtest-secret-0123456789abcdef \
+		start "$tmp/service-redis.log" bin/callfilter serve --config config.yaml
+	addr=$(addr_of "$tmp/service-redis.log")
+	wait_ready "$addr"
+	CALLFILTER_KEY=$KEY gen --target "http://$addr" --preload "$POPULATION" --json "$OUT/service-redis.json" | tee "$tmp/service-redis.txt"
+	redis_svc=$(peak_of "$tmp/service-redis.txt")
+fi
 echo
 echo "== summary ($(nproc) CPUs; server on CPU $SERVER_CPU, generator on CPU $GEN_CPU)"
 echo "baseline peak: $base req/s"
@@ -86,4 +119,12 @@ if [ -n "$base" ] && [ "$base" -gt 0 ]; then
 	awk -v s="$svc" -v b="$base" 'BEGIN { printf "ratio: %.0f%% of the trivial handler\n", 100*s/b }'
 fi
 grep '^hold' "$tmp/service.txt" || true
-echo "reports: $OUT/baseline.json $OUT/service.json"
+if [ -n "$redis_svc" ]; then
+	echo "redis-benchmark GET (unpipelined): $redis_get req/s"
+	echo "callfilter on Redis peak: $redis_svc req/s"
+	awk -v s="$redis_svc" -v g="$redis_get" -v b="$base" 'BEGIN {
+		if (g > 0) printf "ratio to redis-benchmark GET: %.2f\n", s/g;
+		if (b > 0) printf "ratio to the trivial handler: %.0f%%\n", 100*s/b }'
+	grep '^hold' "$tmp/service-redis.txt" || true
+fi
+echo "reports: $OUT/baseline.json $OUT/service.json${redis_svc:+ $OUT/service-redis.json}"
