@@ -100,8 +100,9 @@ if [ "$REDIS" = 1 ] && command -v redis-server >/dev/null && command -v redis-be
 	pids+=($!)
 	for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 	echo "-- redis-benchmark GET, unpipelined, 50 clients (the Redis baseline)"
-	taskset -c "$GEN_CPU" redis-benchmark -p "$REDIS_PORT" -t get -n 300000 -c 50 -P 1 -q | tee "$tmp/redis-bench.txt"
-	redis_get=$(sed -n 's/^GET: \([0-9.]*\) requests.*/\1/p' "$tmp/redis-bench.txt" | cut -d. -f1)
+	taskset -c "$GEN_CPU" redis-benchmark -p "$REDIS_PORT" -t get -n 300000 -c 50 -P 1 --csv >"$tmp/redis-bench.csv"
+	redis_get=$(awk -F'"' '$2 == "GET" { split($4, r, "."); print r[1] }' "$tmp/redis-bench.csv")
+	awk -F'"' '$2 == "GET" { printf "GET: %s req/s, p50 %s ms, p99 %s ms\n", $4, $10, $14 }' "$tmp/redis-bench.csv"
 	echo "-- callfilter on that Redis, $POPULATION listed numbers"
 	CALLFILTER_ADMIN_KEY=$KEY CALLFILTER_LISTEN=127.0.0.1:0 CALLFILTER_STORE=redis \
 		CALLFILTER_REDIS_ADDRS=127.0.0.1:$REDIS_PORT CALLFILTER_HMAC_SECRET=loadtest-secret-0123456789abcdef \
