@@ -32,7 +32,17 @@ func TestPropagation(t *testing.T) {
 	addr := redistest.Standalone(t)
 	prefix := redistest.RandomPrefix()
 	redistest.CleanupPrefix(t, addr, prefix)
-	opts := cfredis.Options{Addrs: []string{addr}, KeyPrefix: prefix}
+	testPropagation(t, cfredis.Options{Addrs: []string{addr}, KeyPrefix: prefix})
+}
+
+// TestPropagationCluster is TestPropagation on a 3-primary Redis Cluster: the
+// change streams, the list keys and the facts of one number live in the
+// slots their hash tags choose, on different primaries.
+func TestPropagationCluster(t *testing.T) {
+	testPropagation(t, cfredis.Options{Addrs: redistest.Cluster(t), KeyPrefix: redistest.RandomPrefix()})
+}
+
+func testPropagation(t *testing.T, opts cfredis.Options) {
 	a := newStack(t, opts, Options{}, true)
 	b := newStack(t, opts, Options{}, true)
 	c := newStack(t, opts, Options{}, true)
