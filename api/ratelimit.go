@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,13 +34,15 @@ func (r *RateLimit) validate() error {
 
 // limiter keeps one token bucket per key name. Names come from authenticated
 // keys only, so the map is bounded by the keys that exist (and prune drops
-// full buckets, such as those of deleted keys).
+// full buckets, such as those of deleted keys). Its limits can change while
+// it serves (set).
 type limiter struct {
-	rate  float64 // tokens per second
-	burst float64
-	now   func() time.Time
+	on  atomic.Bool // rate > 0: without a limit, allow takes no lock
+	now func() time.Time
 
 	mu      sync.Mutex
+	rate    float64 // tokens per second
+	burst   float64
 	buckets map[string]*bucket
 }
 
@@ -51,19 +54,57 @@ type bucket struct {
 // pruneAt is the number of buckets past which full ones are dropped.
 const pruneAt = 4096
 
+// newLimiter returns a limiter for r, which must be validated. It is never
+// nil, even without a limit, so that SetRateLimit can set one later.
 func newLimiter(r RateLimit) *limiter {
-	if r.PerSecond <= 0 {
-		return nil
+	l := &limiter{now: time.Now, buckets: map[string]*bucket{}}
+	l.set(r)
+	return l
+}
+
+// set changes the limits. A key keeps the tokens it has, up to the new burst;
+// a key not seen yet starts with a full burst.
+func (l *limiter) set(r RateLimit) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, b := range l.buckets {
+		// Settle what accrued at the old rate before the new one applies.
+		if el := now.Sub(b.last).Seconds(); el > 0 {
+			b.tokens = math.Min(l.burst, b.tokens+el*l.rate)
+			b.last = now
+		}
+		b.tokens = math.Min(b.tokens, float64(r.Burst))
 	}
-	return &limiter{rate: r.PerSecond, burst: float64(r.Burst), now: time.Now, buckets: map[string]*bucket{}}
+	l.rate, l.burst = r.PerSecond, float64(r.Burst)
+	if r.PerSecond <= 0 {
+		clear(l.buckets) // a limit set later starts every key afresh
+	}
+	l.on.Store(r.PerSecond > 0)
+}
+
+// SetRateLimit changes the rate limit of every key while the server runs
+// (the zero value removes it). It fails, changing nothing, if r is invalid.
+func (s *Server) SetRateLimit(r RateLimit) error {
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	s.ops.limiter.set(r)
+	return nil
 }
 
 // allow takes a token from name's bucket. When there is none it reports false
 // and how long until there is one.
 func (l *limiter) allow(name string) (bool, time.Duration) {
+	if !l.on.Load() {
+		return true, 0
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.rate <= 0 { // removed since the check above
+		return true, 0
+	}
 	b := l.buckets[name]
 	if b == nil {
 		if len(l.buckets) >= pruneAt {

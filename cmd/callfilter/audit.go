@@ -24,7 +24,7 @@ func (m *Main) openOfficer(ctx context.Context, raw filter.Store) error {
 	if !ok {
 		return fmt.Errorf("the %s store keeps no audit trail", m.cfg.Store.Kind)
 	}
-	w, err := audit.NewWriter(as, audit.Options{Logger: m.log})
+	w, err := audit.NewWriter(as, audit.Options{Logger: m.log, Retention: time.Duration(m.cfg.Audit.Retention)})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -33,12 +34,14 @@ type Config struct {
 	HTTP           HTTPConfig  `yaml:"http"`
 	Bloom          BloomConfig `yaml:"bloom"`
 	SMS            SMSConfig   `yaml:"sms"`
+	Audit          AuditConfig `yaml:"audit"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 
 	// AdminKey, from CALLFILTER_ADMIN_KEY only, is an admin key for scripts and tests.
 	AdminKey string `yaml:"-"`
-	dir      string
+	dir      string // the config file's folder, which relative paths are in
+	file     string // the config file, which SIGHUP re-reads ("" for the defaults)
 }
 
 // SMSConfig configures inbound text messages (POST /v1/sms/inbound).
@@ -52,6 +55,31 @@ type SMSConfig struct {
 	PublicURL string `yaml:"public_url"`
 	// Sellers maps each sending number (E.164) to its seller.
 	Sellers map[string]string `yaml:"sellers"`
+}
+
+// AuditConfig configures the audit trail.
+type AuditConfig struct {
+	// Retention is how long entries are kept; older ones are deleted from the
+	// start of the chain. 0 means audit.DefaultRetention (5 years).
+	Retention Duration `yaml:"retention"`
+}
+
+// Duration is a time.Duration written in YAML as Go writes one ("43800h",
+// "90m"), or as a bare 0, which yaml.v3 would refuse for a time.Duration.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == "0" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return fmt.Errorf("line %d: %q is not a duration: write it as 43800h, 90m or 0", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // StoreConfig selects and configures the store.
@@ -143,6 +171,7 @@ func loadConfig(path string) (Config, error) {
 		}
 		c.dir = filepath.Dir(path)
 	}
+	c.file = path
 	c.applyEnv(os.Getenv)
 	return c, c.validate()
 }
@@ -248,6 +277,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("http.tls_cert_file, http.tls_key_file: %w (give a PEM certificate chain and its private key)", err))
 		}
 	}
+	if c.Audit.Retention < 0 {
+		errs = append(errs, fmt.Errorf("audit.retention (%v) cannot be negative: give a duration such as 43800h (5 years), or 0 for that default", time.Duration(c.Audit.Retention)))
+	}
 	if c.HTTP.RateLimit < 0 || c.HTTP.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("http.rate_limit (%v) and http.rate_burst (%d) cannot be negative: 0 means no limit (and a burst of the rate)", c.HTTP.RateLimit, c.HTTP.RateBurst))
 	}
@@ -291,4 +323,41 @@ func (c *Config) path(p string) string {
 		return p
 	}
 	return filepath.Join(c.dir, p)
+}
+
+// reloadable are the settings a SIGHUP applies to a running service; every
+// other setting is fixed when the service starts.
+var reloadable = map[string]bool{
+	"log_level":       true,
+	"http.rate_limit": true,
+	"http.rate_burst": true,
+	"rules":           true,
+}
+
+// changedKeys returns the YAML keys (dotted: "http.rate_limit") whose values
+// differ between c and n, in the order Config declares them. It walks the
+// struct so that a setting added later is compared without being listed here.
+func (c *Config) changedKeys(n *Config) []string {
+	var keys []string
+	var walk func(prefix string, a, b reflect.Value)
+	walk = func(prefix string, a, b reflect.Value) {
+		t := a.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" || name == "" {
+				continue // the environment's admin key, the config's folder
+			}
+			key := prefix + name
+			if f.Type.Kind() == reflect.Struct {
+				walk(key+".", a.Field(i), b.Field(i))
+				continue
+			}
+			if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+				keys = append(keys, key)
+			}
+		}
+	}
+	walk("", reflect.ValueOf(c).Elem(), reflect.ValueOf(n).Elem())
+	return keys
 }

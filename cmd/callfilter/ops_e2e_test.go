@@ -76,32 +76,14 @@ func TestEndToEndOps(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string, want int) []byte {
+// launch runs the binary with args, env added to the test's environment (a
+// later value wins), and returns once it logs that it is serving (over TLS
+// if tls): s.addr is the address it logged. Its log is collected in s.logs;
+// the test's end kills it if it still runs. Use waitReady for /readyz.
+func launch(t *testing.T, args []string, tls bool, env ...string) *server {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("GET %s: status %d, want %d: %s", url, resp.StatusCode, want, body)
-	}
-	return body
-}
-
-// TestEndToEndTLS: with a certificate and key the binary serves HTTPS only.
-func TestEndToEndTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile, pool := writeCert(t, dir)
-	cmd := exec.Command(binary, "serve", "--config", "../../config.yaml")
-	cmd.Env = append(os.Environ(),
-		"CALLFILTER_LISTEN=127.0.0.1:0",
-		"CALLFILTER_STORE_PATH="+filepath.Join(dir, "callfilter.db"),
-		"CALLFILTER_ADMIN_KEY="+e2eKey,
-		"CALLFILTER_TLS_CERT_FILE="+certFile,
-		"CALLFILTER_TLS_KEY_FILE="+keyFile,
-	)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +103,7 @@ func TestEndToEndTLS(t *testing.T) {
 				Msg, Addr string
 				TLS       bool
 			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" && rec.TLS {
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "serving" && rec.TLS == tls {
 				addrc <- rec.Addr
 			}
 		}
@@ -129,8 +111,55 @@ func TestEndToEndTLS(t *testing.T) {
 	select {
 	case s.addr = <-addrc:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("callfilter did not start with TLS; logs:\n%s", s.logs)
+		t.Fatalf("callfilter did not start (tls %v); logs:\n%s", tls, s.logs)
 	}
+	return s
+}
+
+// waitReady waits until s answers 200 on /readyz (plain HTTP).
+func (s *server) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + s.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("callfilter not ready after 30s; logs:\n%s", s.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string, want int) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("GET %s: status %d, want %d: %s", url, resp.StatusCode, want, body)
+	}
+	return body
+}
+
+// TestEndToEndTLS: with a certificate and key the binary serves HTTPS only.
+func TestEndToEndTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := writeCert(t, dir)
+	s := launch(t, []string{"serve", "--config", "../../config.yaml"}, true,
+		"CALLFILTER_LISTEN=127.0.0.1:0",
+		"CALLFILTER_STORE_PATH="+filepath.Join(dir, "callfilter.db"),
+		"CALLFILTER_ADMIN_KEY="+e2eKey,
+		"CALLFILTER_TLS_CERT_FILE="+certFile,
+		"CALLFILTER_TLS_KEY_FILE="+keyFile,
+	)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp, err := client.Get("https://" + s.addr + "/healthz")
 	if err != nil {
@@ -151,13 +180,16 @@ func TestEndToEndTLS(t *testing.T) {
 }
 
 // TestCheckConfigTLSAndRateLimit: check-config refuses half a TLS set-up, an
-// unreadable certificate and a negative rate limit, saying how to fix them.
+// unreadable certificate, a negative rate limit and a negative or unreadable
+// audit retention, saying how to fix them.
 func TestCheckConfigTLSAndRateLimit(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ config, want string }{
 		{"http: {tls_cert_file: cert.pem}\n", "set both"},
 		{"http: {tls_cert_file: missing.pem, tls_key_file: missing.key}\n", "PEM certificate"},
 		{"http: {rate_limit: -1}\n", "http.rate_limit"},
+		{"audit: {retention: -1h}\n", "audit.retention"},
+		{"audit: {retention: forever}\n", "is not a duration"},
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		os.WriteFile(file, []byte("rules: "+mustAbs(t, "../../rules.yaml")+"\n"+c.config), 0o600)
@@ -171,6 +203,12 @@ func TestCheckConfigTLSAndRateLimit(t *testing.T) {
 	os.WriteFile(file, []byte("rules: "+mustAbs(t, "../../rules.yaml")+"\nhttp: {tls_cert_file: "+certFile+", tls_key_file: "+keyFile+", rate_limit: 100, rate_burst: 200}\n"), 0o600)
 	if out, err := exec.Command(binary, "check-config", "--config", file).CombinedOutput(); err != nil {
 		t.Errorf("check-config with TLS and a rate limit: %v\n%s", err, out)
+	}
+	for _, retention := range []string{"0", "43800h", "720h30m"} {
+		os.WriteFile(file, []byte("rules: "+mustAbs(t, "../../rules.yaml")+"\naudit: {retention: "+retention+"}\n"), 0o600)
+		if out, err := exec.Command(binary, "check-config", "--config", file).CombinedOutput(); err != nil {
+			t.Errorf("check-config with audit.retention %s: %v\n%s", retention, err, out)
+		}
 	}
 }
 

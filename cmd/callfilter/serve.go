@@ -32,6 +32,7 @@ import (
 // order of opening.
 type Main struct {
 	cfg    Config
+	level  *slog.LevelVar // log_level, which SIGHUP can change
 	log    *slog.Logger
 	stderr io.Writer
 
@@ -42,21 +43,25 @@ type Main struct {
 	audit  *audit.Writer // the audit trail's writer (audit.go)
 	server *api.Server
 	ln     net.Listener
+	hup    chan os.Signal // SIGHUP, caught from Open on: its default would kill the process
 	wg     sync.WaitGroup
 }
 
 // NewMain returns a Main for cfg that logs JSON to stderr.
 func NewMain(cfg Config, stderr io.Writer) *Main {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	level := new(slog.LevelVar)
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by loadConfig
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return &Main{cfg: cfg, log: log, stderr: stderr}
+	return &Main{cfg: cfg, level: level, log: log, stderr: stderr}
 }
 
 // Open opens the store, loads the rules, builds the service and binds the
 // listener. Lists are loaded by Run, in the background: until then /readyz
 // says not ready and checks deny with unavailable.
 func (m *Main) Open(ctx context.Context) error {
+	// A reload sent while starting (systemctl reload) waits for Run.
+	m.hup = make(chan os.Signal, 1)
+	signal.Notify(m.hup, syscall.SIGHUP)
 	rs, err := loadRules(m.cfg)
 	if err != nil {
 		return err
@@ -143,8 +148,8 @@ func (m *Main) keys(ctx context.Context) error {
 	return nil
 }
 
-// Run serves until ctx is cancelled (SIGINT, SIGTERM) and reloads the rules on
-// SIGHUP.
+// Run serves until ctx is cancelled (SIGINT, SIGTERM) and reloads the
+// configuration and the rules on SIGHUP.
 func (m *Main) Run(ctx context.Context) error {
 	m.wg.Add(1)
 	go func() {
@@ -152,6 +157,9 @@ func (m *Main) Run(ctx context.Context) error {
 		phone.Warm()
 		names := m.svc.Rules().ListNames()
 		if err := m.loadLists(ctx, names); err != nil {
+			if ctx.Err() != nil {
+				return // shutting down
+			}
 			m.log.Error("lists not loaded: checks deny with unavailable", "err", err)
 			return
 		}
@@ -164,9 +172,6 @@ func (m *Main) Run(ctx context.Context) error {
 		m.svc.WatchRules(ctx, rulesPollInterval, m.log)
 	}()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -174,8 +179,8 @@ func (m *Main) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
-				m.reloadRules(ctx)
+			case <-m.hup:
+				m.reload(ctx)
 			}
 		}
 	}()
@@ -188,24 +193,88 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Shutdown stops accepting, waits for in-flight requests, then stops the
+	// scrub jobs (api's shutdown hook: a running job stays "running" on disk
+	// and is run again on the next start). Close then flushes the audit queue
+	// and closes the store.
 	m.log.Info("shutting down: draining in-flight requests", "timeout", m.cfg.HTTP.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := m.server.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return fmt.Errorf("shutdown: requests still in flight after http.shutdown_timeout (%v): %w", m.cfg.HTTP.ShutdownTimeout, err)
 	}
 	<-served
+	m.log.Info("in-flight requests drained, scrub jobs stopped")
 	return nil
 }
 
-// reloadRules publishes the rule file's current contents as a new revision. A list the new rules
+// reload re-reads the configuration file (and the environment) as at start.
+// An invalid file is refused whole. Otherwise the settings that can change
+// while running are applied (log level, rate limit, the rules file) and each
+// other changed setting is logged as needing a restart, keeping its running
+// value.
+func (m *Main) reload(ctx context.Context) {
+	next, err := loadConfig(m.cfg.file)
+	if err != nil {
+		for _, e := range splitErrors(err) {
+			m.log.Error("reload refused: the configuration is invalid; fix it and send SIGHUP again (the running configuration stays)", "file", m.cfg.file, "err", e)
+		}
+		return
+	}
+	applied, restart := []string{}, []string{}
+	var rateKeys []string
+	for _, key := range m.cfg.changedKeys(&next) {
+		if !reloadable[key] {
+			m.log.Warn("reload: "+key+" cannot change at run time: restart the service to apply it (the running value stays)", "key", key)
+			restart = append(restart, key)
+			continue
+		}
+		switch key {
+		case "log_level":
+			_ = m.level.UnmarshalText([]byte(next.LogLevel)) // validated by loadConfig
+			m.cfg.LogLevel = next.LogLevel
+			applied = append(applied, key)
+		case "http.rate_limit", "http.rate_burst":
+			rateKeys = append(rateKeys, key) // set together, below
+		case "rules":
+			m.cfg.Rules = next.Rules // published below, if its contents are new
+		}
+	}
+	if len(rateKeys) > 0 {
+		rl := api.RateLimit{PerSecond: next.HTTP.RateLimit, Burst: next.HTTP.RateBurst}
+		if err := m.server.SetRateLimit(rl); err != nil {
+			m.log.Error("reload: the rate limit is not applied; the running one stays", "keys", rateKeys, "err", err)
+		} else {
+			m.cfg.HTTP.RateLimit, m.cfg.HTTP.RateBurst = next.HTTP.RateLimit, next.HTTP.RateBurst
+			applied = append(applied, rateKeys...)
+		}
+	}
+	// The rules file is re-read on every SIGHUP: its contents change under an
+	// unchanged name.
+	if m.reloadRules(ctx) {
+		applied = append(applied, "rules")
+	}
+	m.log.Info(fmt.Sprintf("reload: applied %v, needs restart %v", applied, restart), "applied", applied, "needs_restart", restart)
+}
+
+// splitErrors returns the errors joined in err (validate joins one per
+// problem), so that each is logged on its own line.
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// reloadRules publishes the rule file's current contents as a new revision,
+// reporting whether it did. A list the new rules
 // name that is not loaded yet is loaded first: until then checks that need it
 // deny with unavailable, so the swap waits for it rather than failing them.
-func (m *Main) reloadRules(ctx context.Context) {
+func (m *Main) reloadRules(ctx context.Context) bool {
 	rs, err := loadRules(m.cfg)
 	if err != nil {
 		m.log.Error("rules not reloaded: the previous rules stay in force", "err", err)
-		return
+		return false
 	}
 	loaded := map[string]bool{}
 	for _, st := range m.lists.Status() {
@@ -215,7 +284,7 @@ func (m *Main) reloadRules(ctx context.Context) {
 		if !loaded[name] {
 			if err := m.loadLists(ctx, rs.ListNames()); err != nil {
 				m.log.Error("rules not reloaded: their lists could not be loaded", "err", err)
-				return
+				return false
 			}
 			break
 		}
@@ -223,7 +292,7 @@ func (m *Main) reloadRules(ctx context.Context) {
 	cur := m.svc.Rules().Version
 	if rs.Version == cur {
 		m.log.Info("rules file unchanged: its version is the one in force; give an edit a new version", "rules_version", cur)
-		return
+		return false
 	}
 	// Published as a stored revision, as an edit over the API would be, so
 	// that it is audited, reaches every instance and survives a restart (on
@@ -232,16 +301,22 @@ func (m *Main) reloadRules(ctx context.Context) {
 	rev, err := m.svc.PutRules(service.WithActor(ctx, "file "+filepath.Base(path)), []byte(rs.Source()), cur)
 	if err != nil {
 		m.log.Error("rules not reloaded: the previous rules stay in force", "err", err)
-		return
+		return false
 	}
 	m.log.Info("rules reloaded", "rules_version", rev.Version, "revision", rev.Revision)
+	return true
 }
 
-// Close stops the background work and closes the store.
+// Close stops the background work, writes the queued audit entries and
+// closes the store.
 func (m *Main) Close() error {
 	m.wg.Wait()
+	if m.hup != nil {
+		signal.Stop(m.hup)
+	}
 	if m.audit != nil {
 		m.audit.Close(10 * time.Second)
+		m.log.Info("audit queue flushed")
 	}
 	if m.feed != nil {
 		m.feed.Close()
@@ -253,6 +328,7 @@ func (m *Main) Close() error {
 		if err := m.store.Close(); err != nil {
 			return fmt.Errorf("close store: %w", err)
 		}
+		m.log.Info("store closed")
 	}
 	return nil
 }
