@@ -1,6 +1,10 @@
 package phone
 
-import "testing"
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
 
 func benchmarkNormalize(b *testing.B, raw, region string) {
 	b.Helper()
@@ -27,20 +31,22 @@ func BenchmarkNormalizeFastPunctuated(b *testing.B) {
 	benchmarkNormalize(b, "(212) 555-0134", "US")
 }
 
-// The full parser: an extension and a Chinese number are not for the fast path.
+// The full parser: an extension, and a Japanese number (Japan's national
+// prefix has a transform rule), are not for the fast paths.
 func BenchmarkNormalizeFull(b *testing.B) {
 	b.Run("NANP extension", func(b *testing.B) {
 		benchmarkNormalize(b, "+1 (212) 555-0134 ext 5", "")
 	})
-	b.Run("CN mobile", func(b *testing.B) {
-		benchmarkNormalize(b, "138 0013 8000", "CN")
+	b.Run("JP fixed", func(b *testing.B) {
+		benchmarkNormalize(b, "03-3224-9999", "JP")
 	})
 }
 
 func BenchmarkParseKey(b *testing.B) {
 	for _, bc := range []struct{ name, raw, region string }{
 		{"fast", "+12125550134", ""},
-		{"full", "+86 138 0013 8000", ""},
+		{"fast intl", "+86 138 0013 8000", ""},
+		{"full", "+81 3 3224 9999", ""},
 		{"new area code", "+1 624 555 0134", ""},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -63,6 +69,115 @@ func BenchmarkNormalizeCacheMiss(b *testing.B) {
 		p := computeNANPPrefix(national)
 		if !p.valid {
 			b.Fatal("212-555 not valid")
+		}
+	}
+}
+
+// intlBenchInputs are the international forms benchmarked, fast path against
+// full parser.
+var intlBenchInputs = []struct{ name, raw, region string }{
+	{"GB E164", "+44 20 7946 0958", ""},
+	{"GB national", "020 7946 0958", "GB"},
+	{"GB IDD", "0044 20 7946 0958", "DE"},
+	{"CN E164", "+86 138 0013 8000", ""},
+	{"CN national", "138 0013 8000", "CN"},
+}
+
+// BenchmarkNormalizeIntl compares, on the same inputs, the full parser
+// (normalizeFull, what Normalize cost before the international fast path)
+// with Normalize on a warm cache.
+func BenchmarkNormalizeIntl(b *testing.B) {
+	for _, in := range intlBenchInputs {
+		b.Run(in.name+"/full", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := normalizeFull(in.raw, in.region); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(in.name+"/fast", func(b *testing.B) {
+			benchmarkNormalize(b, in.raw, in.region)
+		})
+	}
+}
+
+// resetIntlCache empties the international cache, for cold-cache
+// benchmarks.
+func resetIntlCache() {
+	for i := range intlCache {
+		intlCache[i].Store(nil)
+	}
+}
+
+// intlScrubBatch is a batch of distinct valid international numbers, in the
+// forms of intlBenchInputs, drawn at random from the example-number ranges.
+func intlScrubBatch(b *testing.B, n int) [][2]string {
+	b.Helper()
+	r := rand.New(rand.NewPCG(21, 22))
+	var out [][2]string
+	seen := map[string]bool{}
+	for len(out) < n {
+		raw, region := randomIntlInput(r)
+		if seen[raw+"/"+region] {
+			continue
+		}
+		if _, err := normalizeFull(raw, region); err == nil {
+			seen[raw+"/"+region] = true
+			out = append(out, [2]string{raw, region})
+		}
+	}
+	return out
+}
+
+// BenchmarkScrubIntl normalizes a batch of 20,000 distinct valid non-NANP
+// numbers of the enabled calling codes: per number, with the full parser, with
+// the fast path on a cache emptied before each batch (cold), and on a cache
+// filled by an earlier batch (warm).
+func BenchmarkScrubIntl(b *testing.B) {
+	batch := intlScrubBatch(b, 20000)
+	run := func(b *testing.B, normalize func(string, string) (Number, error), reset bool) {
+		for _, in := range batch { // warm: the batch's keys are in the cache
+			_, _ = normalize(in[0], in[1])
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if reset {
+				b.StopTimer()
+				resetIntlCache()
+				b.StartTimer()
+			}
+			for _, in := range batch {
+				if _, err := normalize(in[0], in[1]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/number")
+	}
+	b.Run("full", func(b *testing.B) { run(b, normalizeFull, false) })
+	b.Run("fast cold", func(b *testing.B) { run(b, Normalize, true) })
+	b.Run("fast warm", func(b *testing.B) { run(b, Normalize, false) })
+}
+
+// BenchmarkNormalizeIntlCacheMiss is the first number of a key: the fast
+// path's cost when the cache is cold (the full parser plus the checks of
+// computeIntl).
+func BenchmarkNormalizeIntlCacheMiss(b *testing.B) {
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%3000 == 0 {
+			b.StopTimer()
+			resetIntlCache()
+			b.StartTimer()
+		}
+		// London numbers +44 20 [378]XXX 0000, each in its own key.
+		k := i % 3000
+		raw := "+4420" + string("378"[k/1000]) + strconv.Itoa(1000 + k%1000)[1:] + "0000"
+		i++
+		if _, err := Normalize(raw, ""); err != nil {
+			b.Fatal(raw, err)
 		}
 	}
 }

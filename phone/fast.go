@@ -46,11 +46,12 @@ import (
 const fastMaxLen = 40
 
 // normalizeFast returns the Number of raw if raw is a NANP number in one of the
-// fast forms and the cache knows its prefix to be valid; ok is false otherwise.
+// fast forms and the cache knows its prefix to be valid, or the same for the
+// international forms of fast_intl.go; ok is false otherwise.
 func normalizeFast(raw, defaultRegion string) (n Number, ok bool) {
 	national, ok := scanNANP(raw, isNANPRegion(defaultRegion))
 	if !ok {
-		return Number{}, false
+		return normalizeIntlFast(raw, defaultRegion)
 	}
 	p := nanpPrefixOf(national)
 	if !p.valid {

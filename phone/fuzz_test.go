@@ -3,12 +3,13 @@ package phone
 import (
 	"errors"
 	"math/rand/v2"
-	"reflect"
+	"strings"
 	"testing"
 )
 
-// addSeeds seeds a fuzz corpus from the table tests and random NANP input,
-// and warms the package so that no single execution pays for loading.
+// addSeeds seeds a fuzz corpus from the table tests and random NANP and
+// international input, and warms the package so that no single execution
+// pays for loading.
 func addSeeds(f *testing.F) {
 	Warm()
 	for _, tt := range normalizeTests {
@@ -24,6 +25,19 @@ func addSeeds(f *testing.F) {
 	f.Add("+1 (212) 555-0134 ext 5", "")
 	f.Add("tel:+1-212-555-0134;phone-context=+1", "")
 	f.Add("+12465210134", "")
+	// International forms, for the international fast path.
+	for range 100 {
+		f.Add(randomIntlInput(r))
+	}
+	for _, c := range [][2]string{
+		{"+44 20 7946 0958", ""}, {"020 7946 0958", "GB"}, {"0044 20 7946 0958", "CN"},
+		{"011 44 20 7946 0958", "US"}, {"+44 (0)20 7946 0958", ""}, {"+86 138 0013 8000", ""},
+		{"138 0013 8000", "CN"}, {"010 6234 5678", "CN"}, {"00 86 10 6234 5678", "CN"},
+		{"+7 800 555 3535", ""}, {"8 800 555 3535", "RU"}, {"+39 06 6988 0000", ""},
+		{"+30 50050001234", ""}, {"+44 1624 234567", ""},
+	} {
+		f.Add(c[0], c[1])
+	}
 }
 
 // FuzzNormalize: no input panics, every error is ErrMissing or ErrInvalid,
@@ -53,25 +67,21 @@ func FuzzNormalize(f *testing.F) {
 	})
 }
 
-// FuzzFastPathAgreesWithFullParser: whatever the fast path accepts, the full
-// parser reads the same way.
+// FuzzFastPathAgreesWithFullParser: whatever the fast path (NANP or
+// international) accepts, the full parser reads the same way. Besides the
+// input itself it tries the input's ASCII digits after a '+' and as they
+// are, so that most inputs the fuzzer finds reach the fast path's cache.
 func FuzzFastPathAgreesWithFullParser(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, raw, region string) {
-		fast, ok := normalizeFast(raw, region)
-		if !ok {
-			return
+		var digits strings.Builder
+		for i := range len(raw) {
+			if c := raw[i]; '0' <= c && c <= '9' {
+				digits.WriteByte(c)
+			}
 		}
-		full, err := normalizeFull(raw, region)
-		if err != nil {
-			t.Fatalf("fast path took %q/%q as %+v; full parser: %v", raw, region, fast, err)
-		}
-		if !reflect.DeepEqual(fast, full) {
-			t.Fatalf("%q/%q:\nfast %+v\nfull %+v", raw, region, fast, full)
-		}
-		key, err := parseKeyFull(raw, region)
-		if err != nil || !reflect.DeepEqual(fast, key) {
-			t.Fatalf("%q/%q: fast %+v, parseKeyFull %+v, %v", raw, region, fast, key, err)
+		for _, in := range [][2]string{{raw, region}, {"+" + digits.String(), ""}, {digits.String(), region}} {
+			checkFastAgrees(t, in[0], in[1])
 		}
 	})
 }

@@ -74,12 +74,15 @@ type digitNFA struct {
 	sets map[string]int // state set → id
 	list [][]uint32     // id → state set
 	next map[[3]int]int // (id, digit, position) → id
-	// completions[depth][id] = how many digit strings of length nanpLen-depth
+	// completions[depth][id] = how many digit strings of length length-depth
 	// lead from state set id at depth to a match; -1 if not computed.
 	completions map[[2]int]int
+	length      int // of the digit strings matched
 }
 
-func newDigitNFA(t *testing.T, pattern string) *digitNFA {
+// newDigitNFA compiles pattern as a full match over digit strings of the
+// given length.
+func newDigitNFA(t *testing.T, pattern string, length int) *digitNFA {
 	t.Helper()
 	re, err := syntax.Parse("^(?:"+pattern+")$", syntax.Perl)
 	if err != nil {
@@ -89,11 +92,11 @@ func newDigitNFA(t *testing.T, pattern string) *digitNFA {
 	if err != nil {
 		t.Fatalf("compile %q: %v", pattern, err)
 	}
-	return &digitNFA{prog: prog, sets: map[string]int{}, next: map[[3]int]int{}, completions: map[[2]int]int{}}
+	return &digitNFA{prog: prog, sets: map[string]int{}, next: map[[3]int]int{}, completions: map[[2]int]int{}, length: length}
 }
 
 // closure adds to set the states reachable from pc without reading a digit, at
-// position pos of a nanpLen-digit string.
+// position pos of a digit string.
 func (n *digitNFA) closure(set map[uint32]bool, pc uint32, pos int) {
 	if set[pc] {
 		return
@@ -111,7 +114,7 @@ func (n *digitNFA) closure(set map[uint32]bool, pc uint32, pos int) {
 		if pos == 0 {
 			before = -1
 		}
-		if pos == nanpLen {
+		if pos == n.length {
 			after = -1
 		}
 		if inst.MatchEmptyWidth(before, after) {
@@ -175,7 +178,7 @@ func (n *digitNFA) accepts(id int) bool {
 // matchingCompletions counts the digit strings that complete a string at depth
 // in state set id to a match.
 func (n *digitNFA) matchingCompletions(depth, id int) int {
-	if depth == nanpLen {
+	if depth == n.length {
 		if n.accepts(id) {
 			return 1
 		}
@@ -193,13 +196,13 @@ func (n *digitNFA) matchingCompletions(depth, id int) int {
 	return c
 }
 
-// prefixesDecidedLater returns the 6-digit prefixes after which the pattern
-// matches some but not all of the 10^4 completions. (The state-set steps
+// prefixesDecidedLater returns the prefixes of prefixLen digits after which
+// the pattern matches some but not all of their completions. (The state-set steps
 // depend on position only through ^ and $, which the digit strings reach at
 // the same positions, so memoising on (depth, set) is exact.)
 func (n *digitNFA) prefixesDecidedLater(prefixLen int) []int {
 	all := 1
-	for range nanpLen - prefixLen {
+	for range n.length - prefixLen {
 		all *= 10
 	}
 	undecided := func(id int) bool {
@@ -247,7 +250,7 @@ func (n *digitNFA) prefixesDecidedLater(prefixLen int) []int {
 func TestNANPMetadataDependsOnSixDigits(t *testing.T) {
 	var found []uint64
 	for _, p := range nanpPatterns(t) {
-		for _, prefix := range newDigitNFA(t, p).prefixesDecidedLater(6) {
+		for _, prefix := range newDigitNFA(t, p, nanpLen).prefixesDecidedLater(6) {
 			if prefix < 200_000 {
 				continue // the fast path never reads area codes starting with 0 or 1
 			}
@@ -279,7 +282,7 @@ func TestDigitNFA(t *testing.T) {
 		{`212555\d{3}`, nil}, // 9 digits: never matches, so always decided
 	}
 	for _, tt := range tests {
-		got := newDigitNFA(t, tt.pattern).prefixesDecidedLater(6)
+		got := newDigitNFA(t, tt.pattern, nanpLen).prefixesDecidedLater(6)
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s: got %v, want %v", tt.pattern, got, tt.want)
 		}
