@@ -19,6 +19,7 @@ func (s *Server) routes() {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	s.opsRoutes(app)
+	s.consoleRoutes(app)
 
 	v1 := app.Group("/v1")
 	v1.Post("/check", s.guard(permCheck), s.check)
