@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -179,6 +181,36 @@ func (s *Server) lists(c *fiber.Ctx) error {
 type listEditRequest struct {
 	Numbers []string `json:"numbers"`
 	Region  string   `json:"region"`
+	// ExpiresAt (RFC 3339) or ExpiresInDays, on POST only and not both, make
+	// the entries expire (filter.ExpiringListStore).
+	ExpiresAt     string `json:"expires_at"`
+	ExpiresInDays *int   `json:"expires_in_days"`
+}
+
+// maxExpiryDays bounds expires_in_days: ten years.
+const maxExpiryDays = 3660
+
+// expiry reads the optional expiry of a list edit; zero for none.
+func (r *listEditRequest) expiry(add bool, now time.Time) (time.Time, error) {
+	switch {
+	case r.ExpiresAt == "" && r.ExpiresInDays == nil:
+		return time.Time{}, nil
+	case !add:
+		return time.Time{}, invalidf("invalid_expiry", "expires_at and expires_in_days apply to adds only: a removal removes the entry and its expiry")
+	case r.ExpiresAt != "" && r.ExpiresInDays != nil:
+		return time.Time{}, invalidf("invalid_expiry", "give expires_at or expires_in_days, not both")
+	case r.ExpiresInDays != nil:
+		d := *r.ExpiresInDays
+		if d < 1 || d > maxExpiryDays {
+			return time.Time{}, invalidf("invalid_expiry", "expires_in_days must be 1 to %d, got %d", maxExpiryDays, d)
+		}
+		return now.AddDate(0, 0, d), nil
+	}
+	t, err := parseTime("expires_at", r.ExpiresAt)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
 }
 
 // listEditResponse reports an edit: Added for POST, Removed for DELETE.
@@ -207,8 +239,17 @@ func (s *Server) editList(c *fiber.Ctx, add bool) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
+	until, err := req.expiry(add, s.svc.Now())
+	if err != nil {
+		return err
+	}
 	edit := s.svc.RemoveNumbers
-	if add {
+	switch {
+	case !until.IsZero():
+		edit = func(ctx context.Context, list string, numbers []string, region string) (service.ListChange, error) {
+			return s.svc.AddNumbersUntil(ctx, list, numbers, region, until)
+		}
+	case add:
 		edit = s.svc.AddNumbers
 	}
 	ch, err := edit(c.UserContext(), list, req.Numbers, req.Region)
@@ -304,6 +345,9 @@ type relationshipRequest struct {
 	Seller string `json:"seller"`
 	Kind   string `json:"kind"`
 	At     string `json:"at"`
+	// PolicyExpiresAt (RFC 3339), optional: when the policy expires, for
+	// purposes with a renewal window.
+	PolicyExpiresAt string `json:"policy_expires_at"`
 }
 
 func (s *Server) putRelationship(c *fiber.Ctx) error {
@@ -320,8 +364,12 @@ func (s *Server) putRelationship(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	policy, err := parseTime("policy_expires_at", req.PolicyExpiresAt)
+	if err != nil {
+		return err
+	}
 	err = s.svc.PutRelationship(c.UserContext(), service.RelationshipInput{
-		Number: req.Number, Region: req.Region, Seller: req.Seller, Kind: req.Kind, At: at,
+		Number: req.Number, Region: req.Region, Seller: req.Seller, Kind: req.Kind, At: at, PolicyExpiresAt: policy,
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +39,67 @@ func (s *Server) officerRoutes(v1 fiber.Router) {
 	v1.Get("/audit/verify", s.guard(permAudit), s.auditVerify)
 
 	v1.Get("/numbers/:number", s.guard(permRules), s.lookupNumber)
+
+	// A reassigned-numbers feed changes which consents count: officers only.
+	v1.Post("/reassigned", s.guard(permListsWrite|permConsents), s.importReassigned)
+
+	// Registered here (routes.go calls officerRoutes): the outcomes feed the
+	// officers' rules on unanswered calls and refusals.
+	s.outcomeRoutes(v1)
+}
+
+// reassignedRequest is the body of POST /v1/reassigned: a reassigned-numbers
+// feed, each number with the date it was disconnected.
+type reassignedRequest struct {
+	Numbers []reassignedRow `json:"numbers"`
+	Region  string          `json:"region"`
+}
+
+type reassignedRow struct {
+	Number         string `json:"number"`
+	DisconnectedAt string `json:"disconnected_at"`
+}
+
+type reassignedResponse struct {
+	Accepted int            `json:"accepted"`
+	Rejected []rejectedJSON `json:"rejected"`
+}
+
+// importReassigned records the rows it can read and reports the others by
+// index (a bad date included), as list edits do.
+func (s *Server) importReassigned(c *fiber.Ctx) error {
+	var req reassignedRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	rows := make([]service.ReassignedInput, 0, len(req.Numbers))
+	index := make([]int, 0, len(req.Numbers)) // rows[i] is req.Numbers[index[i]]
+	out := reassignedResponse{Rejected: []rejectedJSON{}}
+	for i, r := range req.Numbers {
+		if r.DisconnectedAt == "" {
+			out.Rejected = append(out.Rejected, rejectedJSON{Index: i, Code: service.CodeMissingDisconnectedAt, Message: "disconnected_at is required (RFC 3339)"})
+			continue
+		}
+		at, err := parseTime("disconnected_at", r.DisconnectedAt)
+		if err != nil {
+			out.Rejected = append(out.Rejected, rejectedJSON{Index: i, Code: filter.ErrorCode(err), Message: filter.ErrorMessage(err)})
+			continue
+		}
+		rows = append(rows, service.ReassignedInput{Number: r.Number, DisconnectedAt: at})
+		index = append(index, i)
+	}
+	if len(rows) > 0 || len(req.Numbers) == 0 {
+		res, err := s.svc.ImportReassigned(c.UserContext(), rows, req.Region)
+		if err != nil {
+			return err
+		}
+		out.Accepted = res.Accepted
+		for _, r := range res.Rejected {
+			out.Rejected = append(out.Rejected, rejectedJSON{Index: index[r.Index], Code: r.Code, Message: r.Message})
+		}
+		slices.SortFunc(out.Rejected, func(a, b rejectedJSON) int { return cmp.Compare(a.Index, b.Index) })
+	}
+	return c.JSON(out)
 }
 
 // rulesJSON is a stored revision of the rule set.
@@ -386,13 +449,19 @@ type lookupResponse struct {
 	Consents      []lookupConsent    `json:"consents"`
 	Revocations   []lookupRevocation `json:"revocations"`
 	Relationships []lookupRel        `json:"relationships"`
-	Decisions     []lookupDecision   `json:"decisions"`
+	// DisconnectedAt is the latest disconnect a reassigned-numbers feed
+	// reported: consents granted before it no longer count.
+	DisconnectedAt string           `json:"disconnected_at,omitempty"`
+	Decisions      []lookupDecision `json:"decisions"`
 }
 
 type lookupList struct {
-	List  string `json:"list"`
-	On    bool   `json:"on"`
-	State string `json:"state"`
+	List string `json:"list"`
+	On   bool   `json:"on"`
+	// State is present, absent, unknown or expired (an entry whose expiry
+	// has passed: it no longer matches).
+	State     string `json:"state"`
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 type lookupConsent struct {
@@ -414,9 +483,10 @@ type lookupRevocation struct {
 }
 
 type lookupRel struct {
-	Seller string `json:"seller"`
-	Kind   string `json:"kind"`
-	At     string `json:"at"`
+	Seller          string `json:"seller"`
+	Kind            string `json:"kind"`
+	At              string `json:"at"`
+	PolicyExpiresAt string `json:"policy_expires_at,omitempty"`
 }
 
 type lookupDecision struct {
@@ -458,7 +528,18 @@ func (s *Server) lookupNumber(c *fiber.Ctx) error {
 		if st == "" {
 			st = "unknown"
 		}
-		out.Lists = append(out.Lists, lookupList{List: f.List, On: f.State == filter.ListPresent, State: st})
+		on := f.StateAt(l.At) == filter.ListPresent
+		if f.State == filter.ListPresent && !on {
+			st = "expired"
+		}
+		ll := lookupList{List: f.List, On: on, State: st}
+		if !f.ExpiresAt.IsZero() {
+			ll.ExpiresAt = formatTime(f.ExpiresAt)
+		}
+		out.Lists = append(out.Lists, ll)
+	}
+	if !l.DisconnectedAt.IsZero() {
+		out.DisconnectedAt = formatTime(l.DisconnectedAt)
 	}
 	for _, x := range l.Consents {
 		lc := lookupConsent{Seller: x.Seller, Purpose: x.Purpose, Channel: string(x.Channel), GrantedAt: formatTime(x.GrantedAt), Source: x.Source, Evidence: x.Evidence}
@@ -471,7 +552,11 @@ func (s *Server) lookupNumber(c *fiber.Ctx) error {
 		out.Revocations = append(out.Revocations, lookupRevocation{Seller: x.Seller, Purpose: x.Purpose, Channel: string(x.Channel), At: formatTime(x.At), Source: x.Source})
 	}
 	for _, x := range l.Relationships {
-		out.Relationships = append(out.Relationships, lookupRel{Seller: x.Seller, Kind: string(x.Kind), At: formatTime(x.At)})
+		lr := lookupRel{Seller: x.Seller, Kind: string(x.Kind), At: formatTime(x.At)}
+		if !x.PolicyExpiresAt.IsZero() {
+			lr.PolicyExpiresAt = formatTime(x.PolicyExpiresAt)
+		}
+		out.Relationships = append(out.Relationships, lr)
 	}
 	for _, d := range l.Decisions {
 		ld := lookupDecision{Purpose: d.Purpose, Channel: string(d.Channel), Decision: string(d.Decision.Outcome),

@@ -358,6 +358,27 @@ func (l *Lists) Ready() bool {
 // (fail closed) and Add returns the count with an EUnavailable error. Retrying
 // is safe: adding a present key is a no-op.
 func (l *Lists) Add(ctx context.Context, name string, keys []uint64) (added int, err error) {
+	return l.addWith(ctx, name, keys, l.st.AddToList)
+}
+
+// AddUntil adds keys as Add does, each to expire at expiresAt (see
+// filter.ExpiringListStore): the filter holds them as any other key (a
+// "maybe"), and the store's exact answer carries the expiry. EInvalid when
+// the store (or a store it wraps) keeps no expiring entries.
+func (l *Lists) AddUntil(ctx context.Context, name string, keys []uint64, expiresAt time.Time) (added int, err error) {
+	x, ok := filter.StoreAs[filter.ExpiringListStore](l.st)
+	if !ok {
+		return 0, filter.Errorf(filter.EInvalid, "", "the store does not keep expiring list entries")
+	}
+	if err := filter.ValidateListExpiry(expiresAt); err != nil {
+		return 0, err
+	}
+	return l.addWith(ctx, name, keys, func(ctx context.Context, list string, keys []uint64) (int, error) {
+		return x.AddToListUntil(ctx, list, keys, expiresAt)
+	})
+}
+
+func (l *Lists) addWith(ctx context.Context, name string, keys []uint64, write func(ctx context.Context, list string, keys []uint64) (int, error)) (added int, err error) {
 	if name == "" {
 		return 0, filter.Errorf(filter.EInvalid, "", "list name is empty")
 	}
@@ -365,7 +386,7 @@ func (l *Lists) Add(ctx context.Context, name string, keys []uint64) (added int,
 		return 0, nil
 	}
 	lst := l.list(name)
-	if added, err = l.add(ctx, lst, keys); err != nil {
+	if added, err = l.add(ctx, lst, keys, write); err != nil {
 		return 0, err
 	}
 	if lst.snap.Load().filter == nil {
@@ -377,7 +398,7 @@ func (l *Lists) Add(ctx context.Context, name string, keys []uint64) (added int,
 }
 
 // add puts keys in memory, then in the store, holding the gate throughout.
-func (l *Lists) add(ctx context.Context, lst *list, keys []uint64) (int, error) {
+func (l *Lists) add(ctx context.Context, lst *list, keys []uint64, write func(ctx context.Context, list string, keys []uint64) (int, error)) (int, error) {
 	lst.gate.RLock()
 	defer lst.gate.RUnlock()
 	sealed, full := lst.insert(keys, l.opts.RecentKeys)
@@ -387,7 +408,7 @@ func (l *Lists) add(ctx context.Context, lst *list, keys []uint64) (int, error) 
 	case sealed:
 		l.request(lst, workFold)
 	}
-	added, err := l.st.AddToList(ctx, lst.name, keys)
+	added, err := write(ctx, lst.name, keys)
 	if err != nil {
 		return 0, storeErr(err, "add to list %q", lst.name)
 	}

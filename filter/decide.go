@@ -108,7 +108,90 @@ func (e *evaluation) evaluate() {
 	}
 	e.checkLists()
 	e.checkConsent()
+	e.checkRenewal()
+	e.checkOutcomes()
 	e.checkTime()
+}
+
+// checkOutcomes applies the rules on how earlier calls ended: a refusal of
+// the seller within RefusalBlockDays, and UnansweredPerDay unanswered or
+// refused calls for the purpose and channel on the local date of now in the
+// called party's first zone (UTC without one). Outcomes dated after now do
+// not count.
+func (e *evaluation) checkOutcomes() {
+	p := e.p
+	if p.RefusalBlockDays <= 0 && p.UnansweredPerDay <= 0 {
+		return
+	}
+	loc := time.UTC
+	if len(e.zones) > 0 {
+		if l, err := location(e.zones[0]); err == nil {
+			loc = l // an unknown zone is reported by checkTime
+		}
+	}
+	ty, tm, td := wall(e.now, loc).Date()
+	block := time.Duration(p.RefusalBlockDays) * 24 * time.Hour
+	var refused time.Time
+	today := 0
+	for i := range e.facts.Outcomes {
+		o := &e.facts.Outcomes[i]
+		if o.Seller != e.req.Seller || o.At.After(e.now) {
+			continue
+		}
+		if p.RefusalBlockDays > 0 && o.Kind == OutcomeRefused && e.now.Sub(o.At) < block && o.At.After(refused) {
+			refused = o.At
+		}
+		if p.UnansweredPerDay > 0 && o.Kind.Unanswered() && o.Purpose == e.req.Purpose && o.Channel == e.req.Channel {
+			if y, m, d := wall(o.At, loc).Date(); y == ty && m == tm && d == td {
+				today++
+			}
+		}
+	}
+	if !refused.IsZero() {
+		e.deny(ReasonRefusalBlock, "", "the number refused "+e.req.Seller+" on "+day(refused)+": no contact by this seller until "+
+			refused.Add(block).UTC().Format(time.RFC3339)+" ("+strconv.Itoa(p.RefusalBlockDays)+" days)")
+	}
+	if p.UnansweredPerDay > 0 && today >= p.UnansweredPerDay {
+		e.deny(ReasonUnansweredLimit, "", strconv.Itoa(today)+" unanswered or refused calls for "+e.req.Purpose+" today (at most "+
+			strconv.Itoa(p.UnansweredPerDay)+" per day): no more today")
+	}
+}
+
+// checkRenewal denies a purpose with a renewal window unless now is within
+// RenewalWindowDays before the expiry of a policy the number holds with the
+// seller (a relationship with PolicyExpiresAt, recorded at or before now):
+// from expiry − N days, inclusive, to the expiry, exclusive.
+func (e *evaluation) checkRenewal() {
+	n := e.p.RenewalWindowDays
+	if n <= 0 {
+		return
+	}
+	window := time.Duration(n) * 24 * time.Hour
+	var next time.Time // the nearest expiry whose window has not opened yet
+	for i := range e.facts.Relationships {
+		r := &e.facts.Relationships[i]
+		exp := r.PolicyExpiresAt
+		if r.Seller != e.req.Seller || r.At.After(e.now) || exp.IsZero() || !e.now.Before(exp) {
+			continue
+		}
+		if !e.now.Before(exp.Add(-window)) {
+			return // inside the window of this policy
+		}
+		if next.IsZero() || exp.Before(next) {
+			next = exp
+		}
+	}
+	days := strconv.Itoa(n)
+	if next.IsZero() {
+		if len(e.facts.Unavailable) > 0 {
+			return // as for no_consent: the policy may be what could not be read
+		}
+		e.deny(ReasonOutsideRenewalWindow, "", "renewal solicitations for "+e.req.Purpose+" are allowed only within "+days+
+			" days before the expiry of a policy held with "+e.req.Seller+", and none is on record")
+		return
+	}
+	e.deny(ReasonOutsideRenewalWindow, "", "the policy expires on "+day(next)+": renewal solicitations for "+e.req.Purpose+
+		" are allowed from "+day(next.Add(-window))+" ("+days+" days before)")
 }
 
 // merge adds o's reasons that e lacks (same code and list) and its outcome.
@@ -218,7 +301,7 @@ func (e *evaluation) checkLists() {
 		f := e.facts.listFact(list)
 		state := ListUnknown
 		if f != nil {
-			state = f.State
+			state = f.StateAt(e.now) // an expired entry no longer matches
 		}
 		stale := false
 		if age := e.p.ListMaxAges[i]; age > 0 && state != ListUnknown {
@@ -257,14 +340,23 @@ func (e *evaluation) checkLists() {
 			}
 		}
 		if flags&exemptByConsent != 0 {
-			if c := e.bestConsent(); c.status == consentEffective {
+			c := e.bestConsent()
+			if c.status == consentEffective {
 				var db [16]byte
 				e.note(ReasonConsent, list, "express consent for "+e.req.Purpose+" by "+string(e.req.Channel)+
 					" granted on "+string(appendDay(db[:0], c.consent.GrantedAt))+" exempts the "+list+" list")
 				continue
 			}
+			if c.status == consentReassigned {
+				e.deny(ReasonConsentReassigned, list, "consent granted on "+day(c.consent.GrantedAt)+
+					" would exempt the "+list+" list, but the number was disconnected on "+day(c.at)+" (reassigned): it no longer counts")
+			}
 		}
-		e.deny(ReasonOnList, list, "the number is on the "+list+" list")
+		detail := "the number is on the " + list + " list"
+		if !f.ExpiresAt.IsZero() {
+			detail += " until " + f.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		e.deny(ReasonOnList, list, detail)
 	}
 }
 
@@ -321,6 +413,7 @@ const (
 	consentNone consentStatus = iota
 	consentExpired
 	consentRevoked
+	consentReassigned
 	consentEffective
 )
 
@@ -332,8 +425,10 @@ type consentResult struct {
 
 // bestConsent evaluates, once, the consents for the request's seller,
 // purpose and channel. A consent is effective at now iff it was granted at or
-// before now, has not expired, and no matching revocation was made between its
-// grant and now (a revocation before a later grant does not touch that grant).
+// before now, has not expired, no matching revocation was made between its
+// grant and now (a revocation before a later grant does not touch that grant),
+// and the number was not disconnected after it was granted (the consent was
+// then an earlier holder's: reassigned).
 func (e *evaluation) bestConsent() consentResult {
 	if e.consentDone {
 		return e.cons
@@ -345,7 +440,9 @@ func (e *evaluation) bestConsent() consentResult {
 			continue
 		}
 		r := consentResult{status: consentEffective, consent: c}
-		if at, ok := e.revoked(c); ok {
+		if dc := e.facts.DisconnectedAt; !dc.IsZero() && c.GrantedAt.Before(dc) && !dc.After(e.now) {
+			r.status, r.at = consentReassigned, dc
+		} else if at, ok := e.revoked(c); ok {
 			r.status, r.at = consentRevoked, at
 		} else if !c.ExpiresAt.IsZero() && !e.now.Before(c.ExpiresAt) {
 			r.status, r.at = consentExpired, c.ExpiresAt
@@ -390,6 +487,9 @@ func (e *evaluation) checkConsent() {
 		e.deny(ReasonConsentRevoked, "", "consent for "+what+" granted on "+day(c.consent.GrantedAt)+" was revoked on "+day(c.at))
 	case consentExpired:
 		e.deny(ReasonConsentExpired, "", "consent for "+what+" expired on "+day(c.at))
+	case consentReassigned:
+		e.deny(ReasonConsentReassigned, "", "consent for "+what+" granted on "+day(c.consent.GrantedAt)+
+			" predates the number's disconnection on "+day(c.at)+": the number has been reassigned")
 	default:
 		if len(e.facts.Unavailable) > 0 {
 			return // see Decide: absence is not evidence when facts are missing

@@ -75,6 +75,18 @@ const (
 	ReasonWirelessProhibited ReasonCode = "wireless_prohibited"
 	ReasonListStale          ReasonCode = "list_stale"
 	ReasonUnavailable        ReasonCode = "unavailable"
+	// ReasonOutsideRenewalWindow: the purpose solicits renewals only within
+	// its renewal_window_days before the expiry of a policy the number holds
+	// with the seller (China P&C: no earlier than 40 days), and now is not.
+	ReasonOutsideRenewalWindow ReasonCode = "outside_renewal_window"
+	// ReasonUnansweredLimit: the rules allow at most unanswered_per_day
+	// unanswered (no answer, busy) or refused calls by the seller for the
+	// purpose and channel per local day (Shenzhen car insurance: 3), and
+	// today's are used up.
+	ReasonUnansweredLimit ReasonCode = "unanswered_limit"
+	// ReasonRefusalBlock: the called party refused a call from the seller
+	// within the rules' refusal_block_days.
+	ReasonRefusalBlock ReasonCode = "refusal_block"
 )
 
 // Allow notes: why an allow was possible despite a list.
@@ -135,6 +147,20 @@ type ListFact struct {
 	// only for lists whose rules declare a maximum age (Policy.HasListAges):
 	// zero there means never, and the list is stale.
 	UpdatedAt time.Time
+	// ExpiresAt, for a present entry added with an expiry, is when it stops
+	// matching; zero for an entry that never expires. The entry stays in the
+	// store (and in the bloom filters, as a "maybe") until removed: Decide
+	// reads it as absent from ExpiresAt on.
+	ExpiresAt time.Time
+}
+
+// StateAt returns the state of the entry at instant now: present entries
+// whose expiry has come are absent.
+func (l ListFact) StateAt(now time.Time) ListState {
+	if l.State == ListPresent && !l.ExpiresAt.IsZero() && !now.Before(l.ExpiresAt) {
+		return ListAbsent
+	}
+	return l.State
 }
 
 // Facts are everything known about the number that a decision may need. A fact
@@ -152,6 +178,14 @@ type Facts struct {
 	// Attempts are the reserved attempts for number, seller, purpose and channel
 	// within the longest cap window.
 	Attempts []time.Time
+	// Outcomes are the recorded call outcomes of the number with the seller
+	// (every purpose and channel) at or after FactsQuery.OutcomesSince.
+	Outcomes []CallOutcome
+	// DisconnectedAt is the latest date the number was disconnected (a
+	// reassigned-numbers feed), zero if none is known: consents granted
+	// before it were given by an earlier holder of the number and no longer
+	// count (consent_reassigned).
+	DisconnectedAt time.Time
 	// Unavailable names each fact that could not be read, and why.
 	Unavailable []string
 	// LineType, when set, overrides the numbering plan's line type
@@ -246,6 +280,56 @@ type Relationship struct {
 	Last4   string
 	Seller  string
 	Kind    RelationshipKind
+	At      time.Time
+	// PolicyExpiresAt, optional, is when the insurance policy the
+	// relationship is about expires: a purpose with renewal_window_days
+	// solicits only within that many days before it.
+	PolicyExpiresAt time.Time
+}
+
+// OutcomeKind is how a contact attempt ended.
+type OutcomeKind string
+
+// Outcome kinds.
+const (
+	OutcomeAnswered OutcomeKind = "answered"
+	OutcomeNoAnswer OutcomeKind = "no_answer"
+	OutcomeBusy     OutcomeKind = "busy"
+	OutcomeRefused  OutcomeKind = "refused"
+	OutcomeOptedOut OutcomeKind = "opted_out"
+)
+
+// ParseOutcomeKind returns the outcome named s or an EInvalid error with
+// code invalid_outcome.
+func ParseOutcomeKind(s string) (OutcomeKind, error) {
+	switch k := OutcomeKind(s); k {
+	case OutcomeAnswered, OutcomeNoAnswer, OutcomeBusy, OutcomeRefused, OutcomeOptedOut:
+		return k, nil
+	}
+	return "", Errorf(EInvalid, "invalid_outcome", "unknown outcome %q: use answered, no_answer, busy, refused or opted_out", s)
+}
+
+// Unanswered reports whether k counts against unanswered_per_day: the call
+// did not reach a willing person.
+func (k OutcomeKind) Unanswered() bool {
+	return k == OutcomeNoAnswer || k == OutcomeBusy || k == OutcomeRefused
+}
+
+// CallOutcome is how one contact attempt by a seller ended.
+type CallOutcome struct {
+	Subject Subject
+	Seller  string
+	Purpose string
+	Channel Channel
+	Kind    OutcomeKind
+	At      time.Time
+}
+
+// Disconnect is one row of a reassigned-numbers feed: the number (by its
+// Subject, never in plain text) was disconnected at At, so whoever holds it
+// now may not be whoever consented before.
+type Disconnect struct {
+	Subject Subject
 	At      time.Time
 }
 

@@ -30,7 +30,13 @@ type RuleSet struct {
 
 	emergencies      []Emergency
 	smsStartReoptsIn bool
+	outcomeWindow    time.Duration // the longest Policy.OutcomeWindow
 }
+
+// OutcomeWindow returns the longest Policy.OutcomeWindow of the rule set:
+// how far back a check reads call outcomes, so that a second policy (a
+// postal code's state) finds them too. 0 when no rule uses outcomes.
+func (rs *RuleSet) OutcomeWindow() time.Duration { return rs.outcomeWindow }
 
 // ListDef declares a do-not-contact list a rule set may name.
 type ListDef struct {
@@ -139,6 +145,20 @@ type Policy struct {
 	// WirelessProhibited forbids solicitation of wireless numbers: a number
 	// whose line type is mobile is denied with wireless_prohibited.
 	WirelessProhibited bool
+	// RenewalWindowDays, when above 0, makes every contact for the purpose a
+	// renewal solicitation, allowed only within that many days before the
+	// expiry of a policy the number holds with the seller (a relationship
+	// with PolicyExpiresAt; China P&C: no earlier than 40 days); else
+	// outside_renewal_window.
+	RenewalWindowDays int
+	// UnansweredPerDay, when above 0, is how many unanswered (no answer,
+	// busy) or refused calls by the seller for the purpose and channel a
+	// number may get per local day (its first time zone's); then
+	// unanswered_limit until the next day (Shenzhen car insurance: 3).
+	UnansweredPerDay int
+	// RefusalBlockDays, when above 0, is how long a refusal (outcome
+	// refused) blocks every contact by that seller: refusal_block.
+	RefusalBlockDays int
 	// ListMaxAges[i] is how old Lists[i]'s last update may be; 0 for no limit.
 	ListMaxAges []time.Duration
 
@@ -155,6 +175,16 @@ const (
 	exemptByRelationship uint8 = 1 << iota
 	exemptByConsent
 )
+
+// OutcomeWindow returns how far back Decide needs call outcomes for p: 0
+// when p has no outcome rule.
+func (p *Policy) OutcomeWindow() time.Duration {
+	var w time.Duration
+	if p.UnansweredPerDay > 0 {
+		w = 48 * time.Hour // a local day, wherever the called party is
+	}
+	return max(w, time.Duration(p.RefusalBlockDays)*24*time.Hour)
+}
 
 // LongestCapWindow returns the longest window among p.Caps, 0 when there are
 // none: how far back a store must read attempts for Decide.

@@ -122,7 +122,7 @@ var badDocs = []struct {
 	{"misspelt list", `lists: [national, state, internal]`, `lists: [national, state, natinal]`,
 		`purposes.housing.sms.lists[2]: unknown list "natinal" (known: internal, litigator, national, state)`},
 	{"unknown field", `call: {}`, `call: {hour: {start: "08:00", end: "21:00"}}`,
-		`purposes.insurance.call.hour: unknown field "hour" (known: lists, consent_required, exemptions, hours, day_hours, days, holidays, caps, wireless_prohibited, regions)`},
+		`purposes.insurance.call.hour: unknown field "hour" (known: lists, consent_required, exemptions, hours, day_hours, days, holidays, caps, wireless_prohibited, renewal_window_days, unanswered_per_day, refusal_block_days, regions)`},
 	{"unknown channel", `call: {}`, `fax: {}`, `purposes.insurance.fax: unknown field "fax" (known: description, call, sms)`},
 	{"unknown top-level field", `version: "1"`, "version: \"1\"\nversoin: 2", `versoin: unknown field "versoin"`},
 	{"end before start", `end: "21:00"}`, `end: "07:00"}`, `defaults.hours.end: 07:00 must be after start 08:00`},

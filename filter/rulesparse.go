@@ -96,7 +96,7 @@ var (
 var (
 	rootFields         = []string{"version", "description", "lists", "defaults", "purposes", "emergencies", "sms"}
 	purposeFields      = []string{"description", "call", "sms"}
-	ruleFields         = []string{"lists", "consent_required", "exemptions", "hours", "day_hours", "days", "holidays", "caps", "wireless_prohibited", "regions"}
+	ruleFields         = []string{"lists", "consent_required", "exemptions", "hours", "day_hours", "days", "holidays", "caps", "wireless_prohibited", "renewal_window_days", "unanswered_per_day", "refusal_block_days", "regions"}
 	regionFields       = ruleFields[:len(ruleFields)-1] // no nested regions
 	exemptionFields    = []string{"relationship", "consent"}
 	relationshipFields = []string{"lists", "purchase_days", "inquiry_days"}
@@ -124,6 +124,9 @@ type layer struct {
 	dayHours        [7]*Hours
 	days            *Weekdays
 	wireless        *bool
+	renewalDays     *int
+	unansweredMax   *int
+	refusalDays     *int
 	holidays        Holidays // added to what is inherited
 	caps            []Cap
 	hasCaps         bool
@@ -562,6 +565,19 @@ func (p *parser) layer(path string, n *yaml.Node, withRegions bool) *layer {
 			if b, ok := p.boolean(fp, v); ok {
 				l.wireless = &b
 			}
+		case "unanswered_per_day":
+			if d, ok := p.integer(fp, v, 0, maxCapMax); ok {
+				l.unansweredMax = &d
+			}
+		case "refusal_block_days":
+			if d, ok := p.integer(fp, v, 0, maxDays); ok {
+				l.refusalDays = &d
+			}
+		case "renewal_window_days":
+			// 0 turns an inherited window off.
+			if d, ok := p.integer(fp, v, 0, maxDays); ok {
+				l.renewalDays = &d
+			}
 		case "days":
 			if d, ok := p.days(fp, v); ok {
 				l.days = &d
@@ -967,6 +983,12 @@ func build(version string, defaults *layer, purposes []purposeLayer, maxAges map
 		}
 		rs.purposes[pl.name] = pr
 		rs.names = append(rs.names, pl.name)
+		for _, cr := range []*channelRules{&pr.call, &pr.sms} {
+			rs.outcomeWindow = max(rs.outcomeWindow, cr.base.OutcomeWindow())
+			for _, p := range cr.regions {
+				rs.outcomeWindow = max(rs.outcomeWindow, p.OutcomeWindow())
+			}
+		}
 	}
 	slices.Sort(rs.names)
 	return rs
@@ -1045,6 +1067,15 @@ func fold(purpose string, ch Channel, regionKey string, maxAges map[string]time.
 		}
 		if l.wireless != nil {
 			p.WirelessProhibited = *l.wireless
+		}
+		if l.renewalDays != nil {
+			p.RenewalWindowDays = *l.renewalDays
+		}
+		if l.unansweredMax != nil {
+			p.UnansweredPerDay = *l.unansweredMax
+		}
+		if l.refusalDays != nil {
+			p.RefusalBlockDays = *l.refusalDays
 		}
 		if l.hasCaps {
 			p.Caps = l.caps

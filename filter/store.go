@@ -34,6 +34,72 @@ type ListStore interface {
 	Lists(ctx context.Context) ([]ListInfo, error)
 }
 
+// ExpiringListStore is a ListStore whose entries may expire: a list entry
+// added with an expiry stops matching at it, without a rebuild (China's
+// insurance refusers are blocked for six months to two years; 180-day
+// entries). The entry stays in the list (ScanList yields it, Count counts
+// it, and bloom filters built from it say "maybe") until it is removed;
+// Facts reports its ExpiresAt, and Decide reads it as absent from then on.
+// Both stores implement it; it is not part of Store yet only so that
+// wrappers outside the stores (metrics) keep compiling until they pass it on.
+type ExpiringListStore interface {
+	ListStore
+	// AddToListUntil adds keys to the named list as AddToList does, each to
+	// expire at expiresAt, and returns how many were not there before. An
+	// entry's expiry only ever moves later, so that no write shortens a
+	// block: a key present without expiry stays permanent, a key present
+	// with an expiry keeps the later of the two. AddToList of a key makes it
+	// permanent; RemoveFromList removes the key and its expiry. EInvalid as
+	// AddToList, and for a zero expiresAt.
+	AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (added int, err error)
+}
+
+// ReassignedStore keeps what a reassigned-numbers feed says: the latest date
+// each number was disconnected, by Subject (never the plain number). Facts
+// reads it into Facts.DisconnectedAt in its one round trip. Both stores
+// implement it (see ExpiringListStore for why it is not in Store yet).
+type ReassignedStore interface {
+	// PutDisconnects records each disconnect; for one Subject the latest At
+	// is kept, so an older row of a later feed changes nothing. EInvalid
+	// (nothing is written) if any row has a zero Subject or At.
+	PutDisconnects(ctx context.Context, ds []Disconnect) error
+}
+
+// StoreAs returns st as a T, or the first store st wraps (through a method
+// Unwrap() Store, as metrics.Store has) that is one, and whether there is
+// one: the way to the optional interfaces above through wrappers that do not
+// pass them on. A call through an unwrapped store skips the wrappers.
+func StoreAs[T any](st any) (T, bool) {
+	for range 8 { // wrappers nest a few deep; a cycle would not end
+		if t, ok := st.(T); ok {
+			return t, true
+		}
+		u, ok := st.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
+// OutcomeStore keeps how contact attempts ended, by Subject. Facts reads the
+// outcomes of q.Subject with q.Seller at or after q.OutcomesSince into
+// Facts.Outcomes in its one round trip. Both stores implement it (see
+// ExpiringListStore for why it is not in Store yet).
+type OutcomeStore interface {
+	// RecordOutcome records o; two outcomes at one instant are both kept.
+	// Outcomes older than MaxOutcomeAge may be pruned. EInvalid (nothing
+	// is written) for a zero Subject or At, an empty Seller, Purpose,
+	// Channel or Kind.
+	RecordOutcome(ctx context.Context, o CallOutcome) error
+}
+
+// MaxOutcomeAge is how long stores must keep outcomes: the longest
+// refusal_block_days a rule set may give, and a day.
+const MaxOutcomeAge = (maxDays + 1) * 24 * time.Hour
+
 // ListInfo describes a list.
 type ListInfo struct {
 	Name      string
@@ -48,7 +114,9 @@ type FactStore interface {
 	// consents of q.Subject with q.Seller (every purpose and channel), every
 	// revocation of q.Subject, the relationships of q.Subject with q.Seller, and
 	// the attempts recorded for (Subject, Seller, Purpose, Channel) at or after
-	// q.AttemptsSince (none when it is zero).
+	// q.AttemptsSince (none when it is zero), and, from stores that are
+	// ReassignedStores, the latest disconnect date of q.Subject. A present
+	// list entry that expires carries its ExpiresAt (see ExpiringListStore).
 	Facts(ctx context.Context, q FactsQuery) (Facts, error)
 	// Reserve records an attempt at q.At for (Subject, Seller, Purpose, Channel)
 	// if, counting it, no cap in q.Caps is exceeded, and reports whether it did.
@@ -78,6 +146,9 @@ type FactsQuery struct {
 	Channel Channel
 	// AttemptsSince bounds the attempts read; zero reads none.
 	AttemptsSince time.Time
+	// OutcomesSince bounds the call outcomes read (OutcomeStore); zero
+	// reads none.
+	OutcomesSince time.Time
 }
 
 // ReserveQuery is a request to record one attempt under caps.

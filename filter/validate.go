@@ -105,7 +105,51 @@ func (r Relationship) Validate() error {
 		ValidateField("seller", r.Seller, true),
 		ValidateField("relationship kind", string(r.Kind), true),
 		validateTime("relationship time", r.At),
+		r.validatePolicy(),
 	)
+}
+
+// validatePolicy checks a relationship's policy expiry: optional, but
+// not before the relationship itself.
+func (r Relationship) validatePolicy() error {
+	if !r.PolicyExpiresAt.IsZero() && r.PolicyExpiresAt.Before(r.At) {
+		return invalidRecord("policy_expires_at (%v) is before the relationship (%v)", r.PolicyExpiresAt, r.At)
+	}
+	return nil
+}
+
+// ValidateListExpiry checks the expiry of list entries being added.
+func ValidateListExpiry(expiresAt time.Time) error {
+	return validateTime("expires_at", expiresAt)
+}
+
+// ValidateDisconnects checks the rows of a reassigned-numbers feed.
+func ValidateDisconnects(ds []Disconnect) error {
+	for i, d := range ds {
+		if d.Subject == (Subject{}) {
+			return invalidRecord("disconnect #%d: subject is required (the keyed hash of the number)", i)
+		}
+		if d.At.IsZero() {
+			return invalidRecord("disconnect #%d: disconnected_at is required", i)
+		}
+	}
+	return nil
+}
+
+// Validate checks a call outcome before it is stored.
+func (o CallOutcome) Validate() error {
+	if err := cmp.Or(
+		validateSubject(o.Subject),
+		ValidateField("seller", o.Seller, true),
+		ValidateField("purpose", o.Purpose, true),
+		ValidateField("channel", string(o.Channel), true),
+		ValidateField("outcome", string(o.Kind), true),
+		validateTime("outcome time", o.At),
+	); err != nil {
+		return err
+	}
+	_, err := ParseOutcomeKind(string(o.Kind))
+	return err
 }
 
 // Validate checks a reservation before it is attempted.

@@ -88,7 +88,7 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 		pol = &filter.Policy{}
 	}
 	sc := scratchPool.Get().(*checkScratch)
-	facts := s.facts(ctx, sc, pol, n, req, now)
+	facts := s.facts(ctx, sc, rs, pol, n, req, now)
 	d := filter.Decide(rs, req, facts, now)
 	rp := s.replay(&req, &facts, now) // before release: facts.Lists is the scratch's
 	sc.release()
@@ -118,7 +118,7 @@ func (sc *checkScratch) release() {
 
 // facts gathers what Decide needs: bloom "no"s need no I/O, everything else is
 // one store round trip.
-func (s *Service) facts(ctx context.Context, sc *checkScratch, pol *filter.Policy, n phone.Number, req filter.Request, now time.Time) filter.Facts {
+func (s *Service) facts(ctx context.Context, sc *checkScratch, rs *filter.RuleSet, pol *filter.Policy, n phone.Number, req filter.Request, now time.Time) filter.Facts {
 	known, unsure := sc.lists[:0], sc.maybe[:0]
 	if s.opts.ExactLists || (s.opts.Synced != nil && !s.opts.Synced()) {
 		unsure = append(unsure, pol.Lists...)
@@ -135,6 +135,9 @@ func (s *Service) facts(ctx context.Context, sc *checkScratch, pol *filter.Polic
 	}
 	if w := pol.LongestCapWindow(); w > 0 {
 		q.AttemptsSince = now.Add(-w)
+	}
+	if w := rs.OutcomeWindow(); w > 0 {
+		q.OutcomesSince = now.Add(-w)
 	}
 	f, err := s.store.Facts(ctx, q)
 	if err != nil {

@@ -21,8 +21,10 @@ type Lookup struct {
 	Consents      []filter.Consent
 	Revocations   []filter.Revocation
 	Relationships []filter.Relationship
-	Decisions     []LookupDecision
-	RulesVersion  string
+	// DisconnectedAt is the number's latest disconnect (reassigned), zero if none.
+	DisconnectedAt time.Time
+	Decisions      []LookupDecision
+	RulesVersion   string
 }
 
 // LookupDecision is the decision now for one purpose and channel, and the
@@ -48,11 +50,16 @@ func (s *Service) LookupNumber(ctx context.Context, raw, region, seller string) 
 	now := s.opts.Now()
 	out := Lookup{Number: n, Seller: seller, At: now, RulesVersion: rs.Version}
 	subj := s.subject(n)
-	base, err := s.store.Facts(ctx, filter.FactsQuery{Key: n.Key, Lists: rs.ListNames(), Subject: subj, Seller: seller})
+	bq := filter.FactsQuery{Key: n.Key, Lists: rs.ListNames(), Subject: subj, Seller: seller}
+	if w := rs.OutcomeWindow(); w > 0 {
+		bq.OutcomesSince = now.Add(-w)
+	}
+	base, err := s.store.Facts(ctx, bq)
 	if err != nil {
 		return Lookup{}, err
 	}
 	out.Lists, out.Consents, out.Revocations, out.Relationships = base.Lists, base.Consents, base.Revocations, base.Relationships
+	out.DisconnectedAt = base.DisconnectedAt
 	for _, p := range rs.PurposeNames() {
 		for _, ch := range []filter.Channel{filter.ChannelCall, filter.ChannelSMS} {
 			pol, err := rs.Resolve(p, ch, n)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"regexp"
 	"slices"
+	"time"
 
 	"callfilter/filter"
 )
@@ -30,6 +31,27 @@ func (s *Service) AddNumbers(ctx context.Context, list string, numbers []string,
 	ch.Changed, err = s.lists.Add(ctx, list, keys)
 	return ch, s.changed(ctx, err, listChange("list.add", ch))
 }
+
+// AddNumbersUntil adds numbers to a list as AddNumbers does, each to stop
+// matching at expiresAt (filter.ExpiringListStore): an entry's expiry only
+// moves later, and a permanent entry stays permanent. EInvalid with code
+// expiry_in_past when expiresAt is not after now.
+func (s *Service) AddNumbersUntil(ctx context.Context, list string, numbers []string, region string, expiresAt time.Time) (ListChange, error) {
+	if !expiresAt.After(s.opts.Now()) {
+		return ListChange{List: list}, filter.Errorf(filter.EInvalid, CodeExpiryInPast, "the expiry %s is not in the future", expiresAt.UTC().Format(time.RFC3339))
+	}
+	keys, ch, err := s.listKeys(list, numbers, region)
+	if err != nil || len(keys) == 0 {
+		return ch, err
+	}
+	ch.Changed, err = s.lists.AddUntil(ctx, list, keys, expiresAt)
+	c := listChange("list.add", ch)
+	c.Detail += "; expiring at " + expiresAt.UTC().Format(time.RFC3339)
+	return ch, s.changed(ctx, err, c)
+}
+
+// CodeExpiryInPast is the error code of an expiry that is not in the future.
+const CodeExpiryInPast = "expiry_in_past"
 
 // RemoveNumbers removes numbers from a list, reporting unreadable entries.
 func (s *Service) RemoveNumbers(ctx context.Context, list string, numbers []string, region string) (ListChange, error) {
@@ -167,8 +189,12 @@ func (s *Service) PutRelationship(ctx context.Context, in RelationshipInput) err
 	if err := required("seller", in.Seller); err != nil {
 		return err
 	}
+	at := s.instant(in.At)
+	if !in.PolicyExpiresAt.IsZero() && in.PolicyExpiresAt.Before(at) {
+		return filter.Errorf(filter.EInvalid, "invalid_policy_expires_at", "policy_expires_at must not be before at")
+	}
 	return s.changed(ctx, s.store.PutRelationship(ctx, filter.Relationship{
-		Subject: s.subject(n), Last4: n.Last4(), Seller: in.Seller, Kind: kind, At: s.instant(in.At),
+		Subject: s.subject(n), Last4: n.Last4(), Seller: in.Seller, Kind: kind, At: at, PolicyExpiresAt: in.PolicyExpiresAt,
 	}), change{Action: "relationship.put", Number: &n, Seller: in.Seller, Target: string(kind)})
 }
 

@@ -139,10 +139,12 @@ func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache map[decisi
 	} else {
 		known, unsure = s.lists.Screen(n.Key, pol.Lists, known, unsure)
 	}
-	if len(unsure) == 0 && !pol.ConsentRequired {
+	if len(unsure) == 0 && !pol.ConsentRequired && pol.RenewalWindowDays == 0 {
 		// Nothing needs the store: every list is known (absent, or unknown and
-		// so a deny), no consent is needed, and exemptions only matter for a
-		// list the number is on. Attempts are not read: caps are dial-time.
+		// so a deny), no consent is needed, no renewal window needs the
+		// number's policies, and exemptions only matter for a list the number
+		// is on. Attempts and call outcomes are not read: caps and the rules
+		// on unanswered calls are dial-time.
 		fast := !hasUnknown(known) && cache != nil
 		var key decisionKey
 		if fast {

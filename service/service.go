@@ -107,6 +107,9 @@ func (s *Service) Ready() bool {
 	return s.lists.Ready() && (s.opts.Health == nil || s.opts.Health() == nil)
 }
 
+// Now is the service's clock (Options.Now).
+func (s *Service) Now() time.Time { return s.opts.Now() }
+
 // DefaultRegion is the region numbers without a country code are read in.
 func (s *Service) DefaultRegion() string { return s.opts.DefaultRegion }
 

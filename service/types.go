@@ -89,6 +89,9 @@ type RelationshipInput struct {
 	Seller string
 	Kind   string
 	At     time.Time // zero = now
+	// PolicyExpiresAt, optional, is when the insurance policy expires (for
+	// purposes with a renewal window).
+	PolicyExpiresAt time.Time
 }
 
 // OptOutInput is a do-not-contact request from the person called.

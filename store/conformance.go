@@ -85,6 +85,13 @@ func (s Suite) Run(t *testing.T) {
 		{"Lists/Isolated", testListIsolated},
 		{"Lists/Invalid", testListInvalid},
 		{"Lists/ConcurrentAdds", testListConcurrent},
+		{"Lists/ExpiringEntries", testListExpiring},
+		{"Lists/ExpiringInvalid", testListExpiringInvalid},
+		{"Disconnects/Latest", testDisconnects},
+		{"Disconnects/Invalid", testDisconnectsInvalid},
+		{"Relationships/PolicyExpiry", testRelationshipPolicy},
+		{"Outcomes/Since", testOutcomes},
+		{"Outcomes/Invalid", testOutcomesInvalid},
 		{"Facts/Lists", testFactsLists},
 		{"Facts/Empty", testFactsEmpty},
 		{"Consents/PerSeller", testConsents},
@@ -118,6 +125,26 @@ func (s Suite) Run(t *testing.T) {
 		}
 		s.testDurability(t)
 	})
+}
+
+// expiring returns st as an ExpiringListStore, failing if it is not one.
+func expiring(t *testing.T, st filter.Store) filter.ExpiringListStore {
+	t.Helper()
+	x, ok := st.(filter.ExpiringListStore)
+	if !ok {
+		t.Fatalf("%T is not a filter.ExpiringListStore", st)
+	}
+	return x
+}
+
+// reassigned returns st as a ReassignedStore, failing if it is not one.
+func reassigned(t *testing.T, st filter.Store) filter.ReassignedStore {
+	t.Helper()
+	x, ok := st.(filter.ReassignedStore)
+	if !ok {
+		t.Fatalf("%T is not a filter.ReassignedStore", st)
+	}
+	return x
 }
 
 // base is the suite's reference instant, in whole milliseconds.
@@ -217,7 +244,7 @@ func normRevocation(r filter.Revocation) filter.Revocation {
 }
 
 func normRelationship(r filter.Relationship) filter.Relationship {
-	r.At = normTime(r.At)
+	r.At, r.PolicyExpiresAt = normTime(r.At), normTime(r.PolicyExpiresAt)
 	return r
 }
 
@@ -424,6 +451,236 @@ func testListConcurrent(t *testing.T, st filter.Store) {
 	if got := len(scan(t, st, "shared")); got != want {
 		t.Fatalf("concurrent adds: scanned %d keys, want %d", got, want)
 	}
+}
+
+func testListExpiring(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := expiring(t, st)
+	addUntil := func(until time.Time, keys ...uint64) int {
+		t.Helper()
+		n, err := x.AddToListUntil(ctx, "refusers", keys, until)
+		must(t, err, "AddToListUntil")
+		return n
+	}
+	expiry := func(key uint64) (filter.ListState, time.Time) {
+		t.Helper()
+		f := facts(t, st, filter.FactsQuery{Key: key, Lists: []string{"refusers"}})
+		return f.Lists[0].State, normTime(f.Lists[0].ExpiresAt)
+	}
+	want := func(what string, key uint64, wantState filter.ListState, wantExp time.Time) {
+		t.Helper()
+		if st, exp := expiry(key); st != wantState || !exp.Equal(wantExp) {
+			t.Fatalf("%s: key %d is %v until %v, want %v until %v", what, key, st, exp, wantState, wantExp)
+		}
+	}
+	t1, t2 := base.Add(180*24*time.Hour), base.Add(365*24*time.Hour)
+	var never time.Time
+	const perm, exp, other = 8613800138000, 8613800138001, 8613800138002
+
+	mustAdd(t, st, "refusers", perm)
+	if n := addUntil(t1, exp, perm); n != 1 {
+		t.Fatalf("AddToListUntil of one new key and one present: got %d added, want 1", n)
+	}
+	want("an entry added with an expiry", exp, filter.ListPresent, t1)
+	want("a permanent entry re-added with an expiry stays permanent", perm, filter.ListPresent, never)
+	addUntil(base.Add(time.Hour), exp)
+	want("an earlier expiry does not shorten the entry", exp, filter.ListPresent, t1)
+	addUntil(t2, exp)
+	want("a later expiry extends the entry", exp, filter.ListPresent, t2)
+	if got := scan(t, st, "refusers"); !slices.Equal(got, []uint64{perm, exp}) {
+		t.Fatalf("ScanList: got %v, want both entries (expiring ones too)", got)
+	}
+	if li, _ := listInfo(t, st, "refusers"); li.Count != 2 {
+		t.Fatalf("count: got %d, want 2", li.Count)
+	}
+	if n := mustAdd(t, st, "refusers", exp); n != 0 {
+		t.Fatalf("re-adding an expiring entry for good: got %d added, want 0", n)
+	}
+	want("re-added without expiry", exp, filter.ListPresent, never)
+
+	addUntil(t2, other)
+	n, err := st.RemoveFromList(ctx, "refusers", []uint64{other})
+	must(t, err, "RemoveFromList")
+	if n != 1 {
+		t.Fatalf("RemoveFromList of an expiring entry: got %d removed, want 1", n)
+	}
+	want("removed", other, filter.ListAbsent, never)
+	addUntil(t1, other)
+	want("removed, then added with an earlier expiry: the removal took the old one", other, filter.ListPresent, t1)
+	must(t, func() error { _, err := st.RemoveFromList(ctx, "refusers", []uint64{other}); return err }(), "RemoveFromList")
+	mustAdd(t, st, "refusers", other)
+	want("removed, then added for good", other, filter.ListPresent, never)
+
+	// Many keys in one bucket and across buckets, with one expiry.
+	var many []uint64
+	for i := range uint64(50) {
+		many = append(many, 12125550000+i*37, 13105550000+i)
+	}
+	if n := addUntil(t1, many...); n != len(many) {
+		t.Fatalf("AddToListUntil of %d keys: got %d added", len(many), n)
+	}
+	for _, k := range []uint64{many[0], many[len(many)-1]} {
+		want("one of many", k, filter.ListPresent, t1)
+	}
+	if f := facts(t, st, filter.FactsQuery{Key: many[0], Lists: []string{"national"}}); f.Lists[0].State != filter.ListAbsent {
+		t.Fatal("an expiring entry of one list shows on another")
+	}
+}
+
+func testListExpiringInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := expiring(t, st)
+	_, err := x.AddToListUntil(ctx, "l", []uint64{1}, time.Time{})
+	wantKind(t, err, filter.EInvalid, "AddToListUntil with no expiry")
+	_, err = x.AddToListUntil(ctx, "l", []uint64{0}, base)
+	wantKind(t, err, filter.EInvalid, "AddToListUntil with key 0")
+	_, err = x.AddToListUntil(ctx, "", []uint64{1}, base)
+	wantKind(t, err, filter.EInvalid, "AddToListUntil with no list name")
+	if _, ok := listInfo(t, st, "l"); ok {
+		t.Fatal("a rejected AddToListUntil created its list")
+	}
+}
+
+func testDisconnects(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	r := reassigned(t, st)
+	put := func(ds ...filter.Disconnect) {
+		t.Helper()
+		must(t, r.PutDisconnects(ctx, ds), "PutDisconnects")
+	}
+	at := func(subj int) time.Time {
+		t.Helper()
+		return normTime(facts(t, st, filter.FactsQuery{Subject: subject(subj), Seller: "acme"}).DisconnectedAt)
+	}
+	if got := at(1); !got.IsZero() {
+		t.Fatalf("no disconnect recorded: got %v, want zero", got)
+	}
+	put(filter.Disconnect{Subject: subject(1), At: base}, filter.Disconnect{Subject: subject(2), At: base.Add(time.Hour)})
+	if got := at(1); !got.Equal(base) {
+		t.Fatalf("subject 1: got %v, want %v", got, base)
+	}
+	put(filter.Disconnect{Subject: subject(1), At: base.Add(-24 * time.Hour)}) // older: ignored
+	if got := at(1); !got.Equal(base) {
+		t.Fatalf("an older disconnect replaced a later one: got %v, want %v", got, base)
+	}
+	put(filter.Disconnect{Subject: subject(1), At: base.Add(48 * time.Hour)}, filter.Disconnect{Subject: subject(1), At: base.Add(time.Hour)})
+	if got := at(1); !got.Equal(base.Add(48 * time.Hour)) {
+		t.Fatalf("the latest of a batch: got %v, want %v", got, base.Add(48*time.Hour))
+	}
+	if got := at(2); !got.Equal(base.Add(time.Hour)) {
+		t.Fatalf("subject 2: got %v, want %v", got, base.Add(time.Hour))
+	}
+	if got := at(3); !got.IsZero() {
+		t.Fatalf("subject 3 has none: got %v", got)
+	}
+	put() // none: a no-op
+}
+
+func testDisconnectsInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	r := reassigned(t, st)
+	wantKind(t, r.PutDisconnects(ctx, []filter.Disconnect{{Subject: subject(1), At: base}, {At: base}}), filter.EInvalid, "PutDisconnects with a zero subject")
+	wantKind(t, r.PutDisconnects(ctx, []filter.Disconnect{{Subject: subject(1), At: base}, {Subject: subject(2)}}), filter.EInvalid, "PutDisconnects with no date")
+	if f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"}); !f.DisconnectedAt.IsZero() {
+		t.Fatalf("a rejected batch wrote its valid rows: %v", f.DisconnectedAt)
+	}
+}
+
+// outcomes returns st as an OutcomeStore, failing if it is not one.
+func outcomes(t *testing.T, st filter.Store) filter.OutcomeStore {
+	t.Helper()
+	x, ok := st.(filter.OutcomeStore)
+	if !ok {
+		t.Fatalf("%T is not a filter.OutcomeStore", st)
+	}
+	return x
+}
+
+func normOutcome(o filter.CallOutcome) filter.CallOutcome {
+	o.At = normTime(o.At)
+	return o
+}
+
+func testOutcomes(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := outcomes(t, st)
+	out := func(subj int, seller, purpose string, k filter.OutcomeKind, at time.Time) filter.CallOutcome {
+		return filter.CallOutcome{Subject: subject(subj), Seller: seller, Purpose: purpose, Channel: filter.ChannelCall, Kind: k, At: at}
+	}
+	all := []filter.CallOutcome{
+		out(1, "acme", "insurance", filter.OutcomeNoAnswer, base.Add(-2*time.Hour)),
+		out(1, "acme", "insurance", filter.OutcomeNoAnswer, base.Add(-2*time.Hour)), // the same instant: both kept
+		out(1, "acme", "housing", filter.OutcomeRefused, base.Add(-time.Hour)),
+		out(1, "acme", "insurance", filter.OutcomeBusy, base.Add(-48*time.Hour)),
+		out(1, "other", "insurance", filter.OutcomeRefused, base),
+		out(2, "acme", "insurance", filter.OutcomeRefused, base),
+		out(1, "acme", "insurance", filter.OutcomeAnswered, base.Add(time.Hour)),
+	}
+	for _, o := range all {
+		must(t, x.RecordOutcome(ctx, o), "RecordOutcome")
+	}
+	q := filter.FactsQuery{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, OutcomesSince: base.Add(-3 * time.Hour)}
+	sameSet(t, "outcomes of subject 1 with acme since base-3h", facts(t, st, q).Outcomes,
+		[]filter.CallOutcome{all[0], all[1], all[2], all[6]}, normOutcome)
+	q.OutcomesSince = base.Add(-2 * time.Hour) // at or after: the two at base-2h count
+	if got := len(facts(t, st, q).Outcomes); got != 4 {
+		t.Fatalf("outcomes at or after base-2h: got %d, want 4", got)
+	}
+	q.OutcomesSince = time.Time{}
+	if got := facts(t, st, q).Outcomes; len(got) != 0 {
+		t.Fatalf("OutcomesSince zero: got %d outcomes, want none read", len(got))
+	}
+	// Outcomes far older than MaxOutcomeAge are pruned by a later record.
+	old := out(3, "acme", "insurance", filter.OutcomeRefused, base.Add(-filter.MaxOutcomeAge-24*time.Hour))
+	must(t, x.RecordOutcome(ctx, old), "RecordOutcome old")
+	must(t, x.RecordOutcome(ctx, out(3, "acme", "insurance", filter.OutcomeAnswered, base)), "RecordOutcome")
+	q = filter.FactsQuery{Subject: subject(3), Seller: "acme", OutcomesSince: old.At.Add(-time.Hour)}
+	if got := facts(t, st, q).Outcomes; len(got) != 1 || got[0].Kind != filter.OutcomeAnswered {
+		t.Fatalf("after pruning: got %+v, want only the recent outcome", got)
+	}
+}
+
+func testOutcomesInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := outcomes(t, st)
+	ok := filter.CallOutcome{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, Kind: filter.OutcomeBusy, At: base}
+	for _, tc := range []struct {
+		name string
+		edit func(*filter.CallOutcome)
+	}{
+		{"zero subject", func(o *filter.CallOutcome) { o.Subject = filter.Subject{} }},
+		{"no seller", func(o *filter.CallOutcome) { o.Seller = "" }},
+		{"no purpose", func(o *filter.CallOutcome) { o.Purpose = "" }},
+		{"no channel", func(o *filter.CallOutcome) { o.Channel = "" }},
+		{"unknown kind", func(o *filter.CallOutcome) { o.Kind = "hung_up" }},
+		{"no time", func(o *filter.CallOutcome) { o.At = time.Time{} }},
+	} {
+		o := ok
+		tc.edit(&o)
+		wantKind(t, x.RecordOutcome(ctx, o), filter.EInvalid, "RecordOutcome with "+tc.name)
+	}
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme", OutcomesSince: base.Add(-time.Hour)})
+	if len(f.Outcomes) != 0 {
+		t.Fatalf("rejected outcomes were stored: %+v", f.Outcomes)
+	}
+}
+
+func testRelationshipPolicy(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	r := filter.Relationship{Subject: subject(1), Last4: "0134", Seller: "acme", Kind: filter.RelationshipPurchase,
+		At: base, PolicyExpiresAt: base.Add(365 * 24 * time.Hour)}
+	must(t, st.PutRelationship(ctx, r), "PutRelationship")
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"})
+	sameSet(t, "relationship with a policy expiry", f.Relationships, []filter.Relationship{r}, normRelationship)
+	renewed := r
+	renewed.At, renewed.PolicyExpiresAt = base.Add(300*24*time.Hour), base.Add(730*24*time.Hour)
+	must(t, st.PutRelationship(ctx, renewed), "PutRelationship renewed")
+	f = facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme"})
+	sameSet(t, "renewed policy", f.Relationships, []filter.Relationship{renewed}, normRelationship)
+	bad := r
+	bad.PolicyExpiresAt = base.Add(-time.Hour)
+	bad.Kind = filter.RelationshipInquiry
+	wantKind(t, st.PutRelationship(ctx, bad), filter.EInvalid, "PutRelationship with a policy expiring before it")
 }
 
 func testFactsLists(t *testing.T, st filter.Store) {
@@ -947,7 +1204,7 @@ func testKeysInvalid(t *testing.T, st filter.Store) {
 
 // calls are one call of each method, for the cancellation and closed tests.
 func calls(st filter.Store) map[string]func(ctx context.Context) error {
-	return map[string]func(ctx context.Context) error{
+	m := map[string]func(ctx context.Context) error{
 		"AddToList": func(ctx context.Context) error {
 			_, err := st.AddToList(ctx, "l", []uint64{42})
 			return err
@@ -996,6 +1253,24 @@ func calls(st filter.Store) map[string]func(ctx context.Context) error {
 			return st.DeleteKey(ctx, "k")
 		},
 	}
+	if x, ok := st.(filter.ExpiringListStore); ok {
+		m["AddToListUntil"] = func(ctx context.Context) error {
+			_, err := x.AddToListUntil(ctx, "l", []uint64{43}, base)
+			return err
+		}
+	}
+	if x, ok := st.(filter.OutcomeStore); ok {
+		m["RecordOutcome"] = func(ctx context.Context) error {
+			return x.RecordOutcome(ctx, filter.CallOutcome{Subject: subject(1), Seller: "acme", Purpose: "insurance",
+				Channel: filter.ChannelCall, Kind: filter.OutcomeRefused, At: base})
+		}
+	}
+	if r, ok := st.(filter.ReassignedStore); ok {
+		m["PutDisconnects"] = func(ctx context.Context) error {
+			return r.PutDisconnects(ctx, []filter.Disconnect{{Subject: subject(1), At: base}})
+		}
+	}
+	return m
 }
 
 func testCancelled(t *testing.T, st filter.Store) {
@@ -1013,8 +1288,9 @@ func testCancelled(t *testing.T, st filter.Store) {
 	if got := scan(t, st, "l"); !slices.Equal(got, []uint64{1}) {
 		t.Fatalf("list after cancelled calls: got %v, want [1]", got)
 	}
-	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: base.Add(-time.Hour)})
-	if n := len(f.Consents) + len(f.Revocations) + len(f.Relationships) + len(f.Attempts); n != 0 {
+	f := facts(t, st, filter.FactsQuery{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall,
+		AttemptsSince: base.Add(-time.Hour), OutcomesSince: base.Add(-time.Hour)})
+	if n := len(f.Consents) + len(f.Revocations) + len(f.Relationships) + len(f.Attempts) + len(f.Outcomes); n != 0 || !f.DisconnectedAt.IsZero() {
 		t.Fatalf("cancelled writes were recorded: %+v", f)
 	}
 	if list, _ := st.Keys(t.Context()); len(list) != 0 {
@@ -1045,8 +1321,16 @@ func (s Suite) testDurability(t *testing.T) {
 	putConsents(t, st, c)
 	r := filter.Revocation{Subject: subject(1), Last4: "0134", Seller: "other", At: base, Source: "sms STOP"}
 	revoke(t, st, r)
-	rel := filter.Relationship{Subject: subject(1), Last4: "0134", Seller: "acme", Kind: filter.RelationshipPurchase, At: base}
+	rel := filter.Relationship{Subject: subject(1), Last4: "0134", Seller: "acme", Kind: filter.RelationshipPurchase, At: base,
+		PolicyExpiresAt: base.Add(365 * 24 * time.Hour)}
 	must(t, st.PutRelationship(ctx, rel), "PutRelationship")
+	until := base.Add(180 * 24 * time.Hour)
+	if _, err := expiring(t, st).AddToListUntil(ctx, "federal", []uint64{12125550137}, until); err != nil {
+		t.Fatalf("AddToListUntil: %v", err)
+	}
+	must(t, reassigned(t, st).PutDisconnects(ctx, []filter.Disconnect{{Subject: subject(1), At: base.Add(-time.Hour)}}), "PutDisconnects")
+	oc := filter.CallOutcome{Subject: subject(1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, Kind: filter.OutcomeRefused, At: base}
+	must(t, outcomes(t, st).RecordOutcome(ctx, oc), "RecordOutcome")
 	day := filter.Cap{Max: 2, Window: 24 * time.Hour}
 	if !reserve(t, st, rq(base, day)) {
 		t.Fatal("Reserve: denied")
@@ -1058,7 +1342,7 @@ func (s Suite) testDurability(t *testing.T) {
 
 	st = s.Reopen(t, st)
 
-	if got, want := scan(t, st, "federal"), []uint64{12125550134, 12125550136}; !slices.Equal(got, want) {
+	if got, want := scan(t, st, "federal"), []uint64{12125550134, 12125550136, 12125550137}; !slices.Equal(got, want) {
 		t.Fatalf("list after reopen: got %v, want %v", got, want)
 	}
 	infos, err := st.Lists(ctx)
@@ -1073,10 +1357,17 @@ func (s Suite) testDurability(t *testing.T) {
 	}
 	f := facts(t, st, filter.FactsQuery{
 		Key: 12125550134, Lists: []string{"federal"}, Subject: subject(1), Seller: "acme",
-		Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: base.Add(-time.Hour),
+		Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: base.Add(-time.Hour), OutcomesSince: base.Add(-time.Hour),
 	})
+	sameSet(t, "outcomes after reopen", f.Outcomes, []filter.CallOutcome{oc}, normOutcome)
 	if f.ListState("federal") != filter.ListPresent {
 		t.Fatal("list membership lost on reopen")
+	}
+	if !f.DisconnectedAt.Equal(base.Add(-time.Hour)) {
+		t.Fatalf("disconnect after reopen: got %v, want %v", f.DisconnectedAt, base.Add(-time.Hour))
+	}
+	if g := facts(t, st, filter.FactsQuery{Key: 12125550137, Lists: []string{"federal"}}); g.Lists[0].State != filter.ListPresent || !g.Lists[0].ExpiresAt.Equal(until) {
+		t.Fatalf("expiring entry after reopen: got %+v, want present until %v", g.Lists[0], until)
 	}
 	sameSet(t, "consents after reopen", f.Consents, []filter.Consent{c}, normConsent)
 	sameSet(t, "revocations after reopen", f.Revocations, []filter.Revocation{r}, normRevocation)

@@ -31,15 +31,24 @@ const (
 	MethodKeys            = "Keys"
 	MethodDeleteKey       = "DeleteKey"
 	MethodClose           = "Close"
+	MethodAddToListUntil  = "AddToListUntil"
+	MethodPutDisconnects  = "PutDisconnects"
+	MethodRecordOutcome   = "RecordOutcome"
 )
 
 var methods = []string{
 	MethodAddToList, MethodRemoveFromList, MethodScanList, MethodLists, MethodFacts,
 	MethodReserve, MethodPutConsent, MethodRevoke, MethodPutRelationship,
 	MethodPutKey, MethodKeyByHash, MethodKeys, MethodDeleteKey, MethodClose,
+	MethodAddToListUntil, MethodPutDisconnects, MethodRecordOutcome,
 }
 
-var _ filter.Store = (*Faulty)(nil)
+var (
+	_ filter.Store             = (*Faulty)(nil)
+	_ filter.ExpiringListStore = (*Faulty)(nil)
+	_ filter.ReassignedStore   = (*Faulty)(nil)
+	_ filter.OutcomeStore      = (*Faulty)(nil)
+)
 
 // Faulty is a filter.Store that passes calls to another store until told to
 // fail them: every method, or one by name, or ScanList part way through; or to
@@ -180,6 +189,45 @@ func (f *Faulty) AddToList(ctx context.Context, list string, keys []uint64) (int
 		return 0, err
 	}
 	return f.inner.AddToList(ctx, list, keys)
+}
+
+// AddToListUntil implements filter.ExpiringListStore; EInvalid when the
+// wrapped store does not implement it.
+func (f *Faulty) AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (int, error) {
+	if err := f.enter(ctx, MethodAddToListUntil); err != nil {
+		return 0, err
+	}
+	x, ok := f.inner.(filter.ExpiringListStore)
+	if !ok {
+		return 0, filter.Errorf(filter.EInvalid, "", "the store does not keep expiring list entries")
+	}
+	return x.AddToListUntil(ctx, list, keys, expiresAt)
+}
+
+// PutDisconnects implements filter.ReassignedStore; EInvalid when the
+// wrapped store does not implement it.
+func (f *Faulty) PutDisconnects(ctx context.Context, ds []filter.Disconnect) error {
+	if err := f.enter(ctx, MethodPutDisconnects); err != nil {
+		return err
+	}
+	r, ok := f.inner.(filter.ReassignedStore)
+	if !ok {
+		return filter.Errorf(filter.EInvalid, "", "the store does not keep reassigned numbers")
+	}
+	return r.PutDisconnects(ctx, ds)
+}
+
+// RecordOutcome implements filter.OutcomeStore; EInvalid when the wrapped
+// store does not implement it.
+func (f *Faulty) RecordOutcome(ctx context.Context, o filter.CallOutcome) error {
+	if err := f.enter(ctx, MethodRecordOutcome); err != nil {
+		return err
+	}
+	x, ok := f.inner.(filter.OutcomeStore)
+	if !ok {
+		return filter.Errorf(filter.EInvalid, "", "the store does not keep call outcomes")
+	}
+	return x.RecordOutcome(ctx, o)
 }
 
 // RemoveFromList implements filter.ListStore.

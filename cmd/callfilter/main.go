@@ -55,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(args, stderr)
 	case "import":
 		err = importCmd(args, stdout, stderr)
+	case "import-reassigned":
+		err = importReassignedCmd(args, stdout, stderr)
 	case "check-config":
 		err = checkConfigCmd(args, stdout, stderr)
 	case "scrub":

@@ -13,10 +13,12 @@ import (
 //
 //	consent       v1 | last4 | granted | expires | source | evidence
 //	revocation    v1 | seller | purpose | channel | last4 | at | source
-//	relationship  v1 | last4 | at
+//	relationship  v1 | last4 | at [| policy expires]   (the last only when set)
 //	API key       v1 | role | hash (32 bytes) | created
 //	list meta     count (uint64, 8 bytes) | updated (int64 Unix ns, 8 bytes)
-//	list entry    uvarint Unix seconds of the first add
+//	list entry    uvarint Unix seconds of the first add [| uvarint Unix ms of its expiry]
+//	disconnect    int64 Unix ns of the latest disconnect (8 bytes)
+//	call outcome  v1 | purpose | channel | kind
 const valueV1 = 1
 
 func appendString(dst []byte, s string) []byte {
@@ -180,7 +182,12 @@ func decodeRevocation(k, v []byte) (filter.Revocation, bool) {
 func encodeRelationship(dst []byte, rel *filter.Relationship) []byte {
 	dst = append(dst, valueV1)
 	dst = appendString(dst, rel.Last4)
-	return appendTime(dst, rel.At)
+	dst = appendTime(dst, rel.At)
+	if !rel.PolicyExpiresAt.IsZero() {
+		// Optional and last, so records written before it existed still read.
+		dst = appendTime(dst, rel.PolicyExpiresAt)
+	}
+	return dst
 }
 
 func decodeRelationship(k, v []byte) (filter.Relationship, bool) {
@@ -196,6 +203,9 @@ func decodeRelationship(k, v []byte) (filter.Relationship, bool) {
 	}
 	rel.Last4 = r.string()
 	rel.At = r.time()
+	if !r.bad && len(r.b) > 0 {
+		rel.PolicyExpiresAt = r.time()
+	}
 	return rel, r.done()
 }
 
@@ -207,7 +217,31 @@ func relationshipAt(v []byte) (time.Time, bool) {
 	}
 	r.string()
 	at := r.time()
+	if !r.bad && len(r.b) > 0 {
+		r.time() // the policy's expiry
+	}
 	return at, r.done()
+}
+
+// encodeListEntry is a list entry's value: when it was first added and, for
+// an expiring entry, when it expires.
+func encodeListEntry(firstAdd int64, expires time.Time) []byte {
+	v := binary.AppendUvarint(nil, uint64(max(firstAdd, 0)))
+	if !expires.IsZero() {
+		v = binary.AppendUvarint(v, uint64(max(expires.UnixMilli(), 1)))
+	}
+	return v
+}
+
+// decodeListEntry reads a list entry's value; expires is zero for a
+// permanent entry.
+func decodeListEntry(v []byte) (firstAdd int64, expires time.Time, ok bool) {
+	r := reader{b: v}
+	firstAdd = int64(r.uvarint())
+	if !r.bad && len(r.b) > 0 {
+		expires = time.UnixMilli(int64(r.uvarint())).UTC()
+	}
+	return firstAdd, expires, r.done()
 }
 
 func encodeAPIKey(dst []byte, k *filter.APIKey) []byte {
@@ -249,4 +283,30 @@ func decodeListMeta(v []byte) (listMeta, bool) {
 		count:   binary.BigEndian.Uint64(v[:8]),
 		updated: int64(binary.BigEndian.Uint64(v[8:])),
 	}, true
+}
+
+func encodeOutcome(o *filter.CallOutcome) []byte {
+	dst := []byte{valueV1}
+	dst = appendString(dst, o.Purpose)
+	dst = appendString(dst, string(o.Channel))
+	return appendString(dst, string(o.Kind))
+}
+
+// decodeOutcome reads an outcome whose key's prefix (subject | seller) is n
+// bytes long.
+func decodeOutcome(subject filter.Subject, seller string, k []byte, n int, v []byte) (filter.CallOutcome, bool) {
+	o := filter.CallOutcome{Subject: subject, Seller: seller}
+	at, ok := attemptTime(k, n)
+	if !ok {
+		return o, false
+	}
+	o.At = at
+	r := reader{b: v}
+	if r.byte() != valueV1 {
+		return o, false
+	}
+	o.Purpose = r.string()
+	o.Channel = filter.Channel(r.string())
+	o.Kind = filter.OutcomeKind(r.string())
+	return o, r.done()
 }

@@ -30,7 +30,12 @@ import (
 	"callfilter/filter"
 )
 
-var _ filter.Store = (*Store)(nil)
+var (
+	_ filter.Store             = (*Store)(nil)
+	_ filter.ExpiringListStore = (*Store)(nil)
+	_ filter.ReassignedStore   = (*Store)(nil)
+	_ filter.OutcomeStore      = (*Store)(nil)
+)
 
 // Options tune a Store. The zero value of each field means its default, so
 // Options{} is a sensible configuration.

@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,12 +40,24 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 			var lk [8]byte
 			key := listKey(&lk, q.Key)
 			for i, name := range q.Lists {
-				st := filter.ListAbsent
-				if b := lists.Bucket([]byte(name)); b != nil && b.Get(key) != nil {
-					st = filter.ListPresent
+				f.Lists[i] = filter.ListFact{List: name, State: filter.ListAbsent}
+				if b := lists.Bucket([]byte(name)); b != nil {
+					if v := b.Get(key); v != nil {
+						_, exp, ok := decodeListEntry(v)
+						if !ok {
+							return errCorrupt("list entry")
+						}
+						f.Lists[i].State, f.Lists[i].ExpiresAt = filter.ListPresent, exp
+					}
 				}
-				f.Lists[i] = filter.ListFact{List: name, State: st}
 			}
+		}
+
+		if v := tx.Bucket(bucketDisconnects).Get(q.Subject[:]); v != nil {
+			if len(v) != 8 {
+				return errCorrupt("disconnect")
+			}
+			f.DisconnectedAt = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
 		}
 
 		prefix := sellerPrefix(kbuf[:0], q.Subject, q.Seller)
@@ -74,6 +87,23 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 				return errCorrupt("revocation")
 			}
 			f.Revocations = append(f.Revocations, rv)
+		}
+
+		if !q.OutcomesSince.IsZero() && !q.OutcomesSince.After(maxTS) {
+			since := q.OutcomesSince
+			if since.Before(minTS) {
+				since = minTS
+			}
+			prefix = sellerPrefix(kbuf[:0], q.Subject, q.Seller)
+			n := len(prefix)
+			c = tx.Bucket(bucketOutcomes).Cursor()
+			for k, v := c.Seek(appendTS(prefix, since)); k != nil && bytes.HasPrefix(k, prefix[:n]); k, v = c.Next() {
+				o, ok := decodeOutcome(q.Subject, q.Seller, k, n, v)
+				if !ok {
+					return errCorrupt("outcome")
+				}
+				f.Outcomes = append(f.Outcomes, o)
+			}
 		}
 
 		if q.AttemptsSince.IsZero() || q.AttemptsSince.After(maxTS) {
@@ -260,5 +290,77 @@ func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) erro
 			}
 		}
 		return b.Put(key, val)
+	})
+}
+
+// PutDisconnects records the rows of a reassigned-numbers feed in one
+// transaction; for one Subject the latest At is kept. EInvalid (nothing is
+// written) for a zero Subject or At, or an At outside the years 1678–2262.
+func (s *Store) PutDisconnects(ctx context.Context, ds []filter.Disconnect) error {
+	if err := filter.ValidateDisconnects(ds); err != nil {
+		return err
+	}
+	for i, d := range ds {
+		if !inTSRange(d.At) {
+			return filter.Errorf(filter.EInvalid, "", "disconnect #%d: %v is out of range", i, d.At)
+		}
+	}
+	if len(ds) == 0 {
+		return s.view(ctx, "record disconnects", func(*bolt.Tx) error { return nil })
+	}
+	// Before the write commits: the index must never miss a recorded subject.
+	for _, d := range ds {
+		s.subjects.add(d.Subject)
+	}
+	return s.update(ctx, "record disconnects", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDisconnects)
+		for _, d := range ds {
+			if old := b.Get(d.Subject[:]); old != nil {
+				if len(old) != 8 {
+					return errCorrupt("disconnect")
+				}
+				if int64(binary.BigEndian.Uint64(old)) >= d.At.UnixNano() {
+					continue
+				}
+			}
+			if err := b.Put(bytes.Clone(d.Subject[:]), binary.BigEndian.AppendUint64(nil, uint64(d.At.UnixNano()))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RecordOutcome records how a contact attempt ended, and prunes the
+// outcomes of the same Subject and Seller older than filter.MaxOutcomeAge
+// before it, in one transaction. EInvalid as filter.CallOutcome.Validate
+// says, and for an At outside the years 1678–2262.
+func (s *Store) RecordOutcome(ctx context.Context, o filter.CallOutcome) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if !inTSRange(o.At) {
+		return filter.Errorf(filter.EInvalid, "", "outcome time %v is out of range", o.At)
+	}
+	prefix := sellerPrefix(nil, o.Subject, o.Seller)
+	val := encodeOutcome(&o)
+	// Before the write commits: the index must never miss a recorded subject.
+	s.subjects.add(o.Subject)
+	return s.batch(ctx, "record outcome", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutcomes)
+		if old := o.At.Add(-filter.MaxOutcomeAge); inTSRange(old) {
+			limit := appendTS(bytes.Clone(prefix), old)
+			c := b.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, limit) < 0; k, _ = c.Seek(prefix) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		return b.Put(binary.BigEndian.AppendUint64(appendTS(bytes.Clone(prefix), o.At), seq), val)
 	})
 }

@@ -13,12 +13,14 @@ import (
 // bbolt's byte-wise key order is numeric order.
 //
 //	meta            "schema" → uint32 schema version (currently 1)
-//	lists/<name>    key (uint64, 8 bytes) → uvarint Unix seconds of the first add
+//	lists/<name>    key (uint64, 8 bytes) → uvarint Unix seconds of the first add [| uvarint Unix ms of its expiry]
 //	listmeta        <name> → count (uint64, 8 bytes) | updated (int64 Unix ns, 8 bytes)
 //	consents        subject | seller | purpose | channel → consent value (codec.go)
 //	revocations     subject | seq (uint64, 8 bytes) → revocation value
 //	relationships   subject | seller | kind → relationship value
 //	attempts        subject | seller | purpose | channel | ts (8 bytes) | seq (8 bytes) → empty
+//	disconnects     subject → int64 Unix ns of the latest disconnect (reassigned numbers)
+//	outcomes        subject | seller | ts (8 bytes) | seq (8 bytes) → call outcome value (purpose, channel, kind)
 //	apikeys         <name> → key value (role, hash, created)
 //	apikeyhash      hash (32 bytes) → <name>
 //
@@ -42,10 +44,15 @@ var (
 	bucketAttempts      = []byte("attempts")
 	bucketAPIKeys       = []byte("apikeys")
 	bucketAPIKeyHash    = []byte("apikeyhash")
+	bucketDisconnects   = []byte("disconnects")
+	bucketOutcomes      = []byte("outcomes")
 
+	// Open creates the buckets a file lacks, so a bucket added here needs no
+	// new schema version as long as older builds may ignore it.
 	allBuckets = [][]byte{
 		bucketMeta, bucketLists, bucketListMeta, bucketConsents, bucketRevocations,
-		bucketRelationships, bucketAttempts, bucketAPIKeys, bucketAPIKeyHash,
+		bucketRelationships, bucketAttempts, bucketAPIKeys, bucketAPIKeyHash, bucketDisconnects,
+		bucketOutcomes,
 	}
 
 	metaSchemaKey = []byte("schema")

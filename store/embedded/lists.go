@@ -24,6 +24,22 @@ import (
 // written and added counts them: that is safe because adding is idempotent, so
 // the caller retries the whole call.
 func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int, error) {
+	return s.addToList(ctx, list, keys, time.Time{})
+}
+
+// AddToListUntil adds keys as AddToList does, each expiring at expiresAt;
+// the expiry is kept in the entry's value, in the same transaction. An
+// entry's expiry only moves later: a permanent entry stays permanent.
+// EInvalid as AddToList, and for a zero expiresAt.
+func (s *Store) AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (int, error) {
+	if err := filter.ValidateListExpiry(expiresAt); err != nil {
+		return 0, err
+	}
+	return s.addToList(ctx, list, keys, expiresAt)
+}
+
+// addToList adds keys, permanent when until is zero.
+func (s *Store) addToList(ctx context.Context, list string, keys []uint64, until time.Time) (int, error) {
 	if err := checkList(list); err != nil {
 		return 0, err
 	}
@@ -37,7 +53,7 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 	for first := true; first || len(sorted) > 0; first = false {
 		chunk := sorted[:min(len(sorted), s.opts.ListChunk)]
 		sorted = sorted[len(chunk):]
-		n, err := s.addChunk(ctx, list, chunk)
+		n, err := s.addChunk(ctx, list, chunk, until)
 		added += n
 		if err != nil {
 			return added, err
@@ -46,7 +62,7 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 	return added, nil
 }
 
-func (s *Store) addChunk(ctx context.Context, list string, keys []uint64) (int, error) {
+func (s *Store) addChunk(ctx context.Context, list string, keys []uint64, until time.Time) (int, error) {
 	var added int
 	err := s.update(ctx, "add to list", func(tx *bolt.Tx) error {
 		added = 0
@@ -56,12 +72,24 @@ func (s *Store) addChunk(ctx context.Context, list string, keys []uint64) (int, 
 			return err
 		}
 		// bbolt keeps a reference to values until commit: one value for all.
-		val := binary.AppendUvarint(nil, uint64(max(now.Unix(), 0)))
+		val := encodeListEntry(now.Unix(), until)
 		var kb [8]byte
 		c := b.Cursor() // one cursor for every lookup: no allocation per key
 		for _, k := range keys {
 			key := listKey(&kb, k)
-			if got, _ := c.Seek(key); bytes.Equal(got, key) {
+			if got, old := c.Seek(key); bytes.Equal(got, key) {
+				first, exp, ok := decodeListEntry(old)
+				if !ok {
+					return errCorrupt("list entry")
+				}
+				// Permanent stays permanent; an expiry only moves later;
+				// a permanent add makes an expiring entry permanent.
+				if exp.IsZero() || (!until.IsZero() && !until.After(exp)) {
+					continue
+				}
+				if err := b.Put(slices.Clone(key), encodeListEntry(first, until)); err != nil {
+					return err
+				}
 				continue
 			}
 			if err := b.Put(key, val); err != nil {

@@ -53,7 +53,7 @@ func (x *subjectIndex) mayHave(s filter.Subject) bool {
 }
 
 // subjectBuckets are the buckets whose keys start with a subject.
-var subjectBuckets = [][]byte{bucketConsents, bucketRevocations, bucketRelationships, bucketAttempts}
+var subjectBuckets = [][]byte{bucketConsents, bucketRevocations, bucketRelationships, bucketAttempts, bucketDisconnects, bucketOutcomes}
 
 // fill adds every subject with a record in the file, seeking past each
 // subject's records so the cost is one seek per subject, not per record.

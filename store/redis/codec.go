@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"callfilter/filter"
 )
 
@@ -87,10 +89,16 @@ type relationshipRec struct {
 	Kind   string `json:"kind"`
 	Last4  string `json:"last4,omitempty"`
 	At     int64  `json:"at"`
+	// Policy is the policy's expiry, Unix ms; absent when none.
+	Policy int64 `json:"policy,omitempty"`
 }
 
 func encodeRelationship(r *filter.Relationship) string {
-	return mustJSON(relationshipRec{Seller: r.Seller, Kind: string(r.Kind), Last4: r.Last4, At: ms(r.At)})
+	rec := relationshipRec{Seller: r.Seller, Kind: string(r.Kind), Last4: r.Last4, At: ms(r.At)}
+	if !r.PolicyExpiresAt.IsZero() {
+		rec.Policy = ms(r.PolicyExpiresAt)
+	}
+	return mustJSON(rec)
 }
 
 func decodeRelationship(s filter.Subject, v string) (filter.Relationship, error) {
@@ -98,8 +106,12 @@ func decodeRelationship(s filter.Subject, v string) (filter.Relationship, error)
 	if err := json.Unmarshal([]byte(v), &r); err != nil {
 		return filter.Relationship{}, errCorrupt("relationship")
 	}
-	return filter.Relationship{Subject: s, Last4: r.Last4, Seller: r.Seller,
-		Kind: filter.RelationshipKind(r.Kind), At: fromMS(r.At)}, nil
+	rel := filter.Relationship{Subject: s, Last4: r.Last4, Seller: r.Seller,
+		Kind: filter.RelationshipKind(r.Kind), At: fromMS(r.At)}
+	if r.Policy != 0 {
+		rel.PolicyExpiresAt = fromMS(r.Policy)
+	}
+	return rel, nil
 }
 
 // apiKeyRec's "hash" is read by deleteKeyScript.
@@ -138,4 +150,27 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// outcomeRec is a call outcome in its sorted set; R makes two outcomes at one
+// instant distinct members.
+type outcomeRec struct {
+	Purpose string `json:"p"`
+	Channel string `json:"c"`
+	Kind    string `json:"k"`
+	R       string `json:"r"`
+}
+
+func encodeOutcome(o *filter.CallOutcome, r string) string {
+	return mustJSON(outcomeRec{Purpose: o.Purpose, Channel: string(o.Channel), Kind: string(o.Kind), R: r})
+}
+
+func decodeOutcome(s filter.Subject, seller string, z goredis.Z) (filter.CallOutcome, error) {
+	var r outcomeRec
+	m, _ := z.Member.(string)
+	if err := json.Unmarshal([]byte(m), &r); err != nil {
+		return filter.CallOutcome{}, errCorrupt("outcome")
+	}
+	return filter.CallOutcome{Subject: s, Seller: seller, Purpose: r.Purpose, Channel: filter.Channel(r.Channel),
+		Kind: filter.OutcomeKind(r.Kind), At: fromMS(int64(z.Score))}, nil
 }

@@ -32,7 +32,7 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 		// A node lost its script cache (restart, failover): load the script
 		// on every primary and try once more (EVALSHA in a pipeline does not
 		// fall back to EVAL by itself, go-redis #3228).
-		if lerr := memberScript.Load(ctx, s.rdb).Err(); lerr != nil {
+		if lerr := memberUntilScript.Load(ctx, s.rdb).Err(); lerr != nil {
 			return filter.Facts{}, fail(ctx, op, lerr)
 		}
 		f, err = s.facts(ctx, q)
@@ -53,7 +53,14 @@ func (s *Store) facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	lists := make([]*goredis.Cmd, len(q.Lists))
 	offset := strconv.FormatUint(q.Key%bucketSize, 10)
 	for i, name := range q.Lists {
-		lists[i] = memberScript.EvalSha(ctx, pipe, []string{s.k.listBucket(name, q.Key/bucketSize)}, offset)
+		bucket := q.Key / bucketSize
+		lists[i] = memberUntilScript.EvalSha(ctx, pipe, []string{s.k.listBucket(name, bucket), s.k.listExpiries(name, bucket)}, offset)
+	}
+	disconnected := pipe.ZScore(ctx, s.k.disconnected(q.Subject), "at")
+	var outcomes *goredis.ZSliceCmd
+	if !q.OutcomesSince.IsZero() {
+		outcomes = pipe.ZRangeByScoreWithScores(ctx, s.k.outcomes(q.Subject, q.Seller),
+			&goredis.ZRangeBy{Min: strconv.FormatInt(ceilMS(q.OutcomesSince), 10), Max: "+inf"})
 	}
 	consents := pipe.HGetAll(ctx, s.k.consents(q.Subject))
 	revocations := pipe.LRange(ctx, s.k.revocations(q.Subject), 0, -1)
@@ -76,11 +83,35 @@ func (s *Store) facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 				}
 				return filter.Facts{}, fail(ctx, op, err)
 			}
-			st := filter.ListAbsent
-			if in == 1 {
-				st = filter.ListPresent
+			f.Lists[i] = filter.ListFact{List: name, State: filter.ListAbsent}
+			switch {
+			case in == 1:
+				f.Lists[i].State = filter.ListPresent
+			case in > 1:
+				f.Lists[i].State, f.Lists[i].ExpiresAt = filter.ListPresent, fromMS(int64(in))
 			}
-			f.Lists[i] = filter.ListFact{List: name, State: st}
+		}
+	}
+
+	switch v, err := disconnected.Result(); {
+	case errors.Is(err, goredis.Nil):
+	case err != nil:
+		return filter.Facts{}, fail(ctx, op, err)
+	default:
+		f.DisconnectedAt = fromMS(int64(v))
+	}
+
+	if outcomes != nil {
+		zs, err := outcomes.Result()
+		if err != nil {
+			return filter.Facts{}, fail(ctx, op, err)
+		}
+		for _, z := range zs {
+			o, err := decodeOutcome(q.Subject, q.Seller, z)
+			if err != nil {
+				return filter.Facts{}, err
+			}
+			f.Outcomes = append(f.Outcomes, o)
 		}
 	}
 
@@ -246,5 +277,73 @@ func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) erro
 	}
 	err := relationshipScript.Run(ctx, s.rdb, []string{s.k.relationships(r.Subject)},
 		relField(r.Seller, r.Kind), strconv.FormatInt(ms(r.At), 10), encodeRelationship(&r)).Err()
+	return fail(ctx, op, err)
+}
+
+// disconnectChunk is the most disconnects PutDisconnects sends per pipeline.
+const disconnectChunk = 1000
+
+// PutDisconnects records the rows of a reassigned-numbers feed, a pipeline
+// of ZADD GT per chunk (no script: GT keeps the latest date atomically), so
+// for one Subject the latest At (to the millisecond) is kept. A failure
+// leaves the earlier chunks written (writes are idempotent: retry). EInvalid
+// (nothing is written) for a zero Subject or At.
+func (s *Store) PutDisconnects(ctx context.Context, ds []filter.Disconnect) error {
+	const op = "record disconnects"
+	if err := filter.ValidateDisconnects(ds); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	for len(ds) > 0 {
+		part := ds[:min(len(ds), disconnectChunk)]
+		ds = ds[len(part):]
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*goredis.IntCmd, len(part))
+		for i, d := range part {
+			cmds[i] = pipe.ZAddGT(ctx, s.k.disconnected(d.Subject), goredis.Z{Score: float64(ms(d.At)), Member: "at"})
+		}
+		_, _ = pipe.Exec(ctx) // every command's error is checked below
+		for _, c := range cmds {
+			if err := c.Err(); err != nil {
+				return fail(ctx, op, err)
+			}
+		}
+	}
+	return nil
+}
+
+// RecordOutcome records how a contact attempt ended (to the millisecond) in
+// one MULTI: the outcome is added to the Subject and Seller's sorted set,
+// outcomes older than filter.MaxOutcomeAge before it are pruned, and the key
+// lives at least MaxOutcomeAge. EInvalid as filter.CallOutcome.Validate says.
+func (s *Store) RecordOutcome(ctx context.Context, o filter.CallOutcome) error {
+	const op = "record outcome"
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	var rnd [8]byte
+	for i := range rnd {
+		rnd[i] = byte(rand.Uint32())
+	}
+	key := s.k.outcomes(o.Subject, o.Seller)
+	at := ms(o.At)
+	cmds, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.ZAdd(ctx, key, goredis.Z{Score: float64(at), Member: encodeOutcome(&o, hex.EncodeToString(rnd[:]))})
+		p.ZRemRangeByScore(ctx, key, "-inf", "("+strconv.FormatInt(at-filter.MaxOutcomeAge.Milliseconds(), 10))
+		p.PExpire(ctx, key, filter.MaxOutcomeAge)
+		return nil
+	})
+	if err == nil {
+		for _, c := range cmds {
+			if err = c.Err(); err != nil {
+				break
+			}
+		}
+	}
 	return fail(ctx, op, err)
 }

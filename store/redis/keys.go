@@ -18,10 +18,15 @@ import (
 //	P:list:{N}:p:<bucket>           string: the offsets key % 1000000, packed or a bitmap (see luaBuckets in scripts.go)
 //	P:list:{N}:image…               a serialized bloom filter of the list and its lock (see image.go)
 //	P:list:{N}:feed                 stream: the list's changes, in order (see addScript), trimmed MAXLEN ~
+//	P:list:{N}:x:<bucket>           hash: offset → Unix ms at which that entry expires (expiring entries only)
+//	P:list:{N}:xbuckets             set: the buckets that have an expiry hash (so permanent adds look only there)
+//	P:list:{N}:op:<random>          string: one list script call's result, kept a minute for go-redis's retry of it (see addScript)
 //	P:subj:{S}:consents             hash: consentField(seller, purpose, channel) → consent JSON
 //	P:subj:{S}:revocations          list: revocation JSON, in the order recorded
 //	P:subj:{S}:relationships        hash: relField(seller, kind) → relationship JSON
 //	P:subj:{S}:att:<tuple>          sorted set: score = attempt Unix ms, member = "<ms>-<random>"
+//	P:subj:{S}:disconnected         sorted set: member "at", score = Unix ms of the latest disconnect (ZADD GT)
+//	P:subj:{S}:out:<seller>         sorted set: score = outcome Unix ms, member = outcome JSON with a random r (codec.go)
 //	P:keys:{k}:byname               hash: key name → API key JSON
 //	P:keys:{k}:byhash               hash: hex SHA-256 → key name
 //
@@ -42,6 +47,11 @@ func (k keys) listFeed(name string) string    { return k.list(name) + ":feed" }
 func (k keys) listBucket(name string, bucket uint64) string {
 	return k.list(name) + ":p:" + strconv.FormatUint(bucket, 10)
 }
+func (k keys) listExpiries(name string, bucket uint64) string {
+	return k.list(name) + ":x:" + strconv.FormatUint(bucket, 10)
+}
+func (k keys) listExpiryBuckets(name string) string { return k.list(name) + ":xbuckets" }
+func (k keys) listOp(name, id string) string        { return k.list(name) + ":op:" + id }
 
 func (k keys) subject(s filter.Subject) string {
 	return k.prefix + ":subj:{" + hex.EncodeToString(s[:]) + "}"
@@ -49,6 +59,10 @@ func (k keys) subject(s filter.Subject) string {
 func (k keys) consents(s filter.Subject) string      { return k.subject(s) + ":consents" }
 func (k keys) revocations(s filter.Subject) string   { return k.subject(s) + ":revocations" }
 func (k keys) relationships(s filter.Subject) string { return k.subject(s) + ":relationships" }
+func (k keys) disconnected(s filter.Subject) string  { return k.subject(s) + ":disconnected" }
+func (k keys) outcomes(s filter.Subject, seller string) string {
+	return k.subject(s) + ":out:" + tuple(seller)
+}
 func (k keys) attempts(s filter.Subject, seller, purpose string, ch filter.Channel) string {
 	return k.subject(s) + ":att:" + tuple(seller, purpose, string(ch))
 }

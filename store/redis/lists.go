@@ -19,6 +19,10 @@ import (
 // that one call never blocks Redis for long (~10 ms).
 const scriptChunk = 10000
 
+// listOpTTL is how long a list script's result is kept for a retry of the
+// same call (see addScript): longer than any retry takes.
+const listOpTTL = time.Minute
+
 // scanPage is the number of buckets ScanList reads per round trip.
 const scanPage = 64
 
@@ -41,7 +45,102 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 	if err := s.rdb.SAdd(ctx, s.k.lists(), list).Err(); err != nil {
 		return 0, fail(ctx, op, err)
 	}
+	added, err := s.runListScript(ctx, op, addScript, list, keys)
+	if err != nil {
+		return added, err
+	}
+	// A permanent add makes an expiring entry permanent.
+	return added, s.clearExpiries(ctx, op, list, keys)
+}
+
+// AddToListUntil adds keys as AddToList does, each expiring at expiresAt
+// (to the millisecond). The expiries are written first (expireScript: an
+// expiry only moves later, a permanent entry stays permanent), then the keys
+// are added with addScript, so that other instances' change feeds carry the
+// add as any other. EInvalid as AddToList, and for a zero expiresAt.
+func (s *Store) AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (int, error) {
+	const op = "add to list until"
+	if err := cmp.Or(checkList(list), filter.ValidateListKeys(keys), filter.ValidateListExpiry(expiresAt)); err != nil {
+		return 0, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	if err := s.rdb.SAdd(ctx, s.k.lists(), list).Err(); err != nil {
+		return 0, fail(ctx, op, err)
+	}
+	exp := strconv.FormatInt(max(ms(expiresAt), 2), 10) // 0 and 1 mean absent and permanent to memberUntilScript
+	for bucket, offs := range byBucket(keys) {
+		for len(offs) > 0 {
+			part := offs[:min(len(offs), scriptChunk)]
+			offs = offs[len(part):]
+			args := make([]any, 0, 2+len(part))
+			args = append(args, exp, strconv.FormatUint(bucket, 10))
+			for _, m := range part {
+				args = append(args, strconv.FormatUint(m, 10))
+			}
+			ks := []string{s.k.listExpiryBuckets(list), s.k.listBucket(list, bucket), s.k.listExpiries(list, bucket)}
+			if err := expireScript.Run(ctx, s.rdb, ks, args...).Err(); err != nil {
+				return 0, fail(ctx, op, err)
+			}
+		}
+	}
 	return s.runListScript(ctx, op, addScript, list, keys)
+}
+
+// byBucket groups keys by bucket: bucket → offsets, ascending and unique.
+func byBucket(keys []uint64) map[uint64][]uint64 {
+	out := map[uint64][]uint64{}
+	for _, k := range keys {
+		out[k/bucketSize] = append(out[k/bucketSize], k%bucketSize)
+	}
+	for b, offs := range out {
+		out[b] = slices.Compact(slices.Sorted(slices.Values(offs)))
+	}
+	return out
+}
+
+// clearExpiries deletes the expiries of keys, in the buckets of the list's
+// registry only (most lists have no expiring entry: one SMEMBERS).
+func (s *Store) clearExpiries(ctx context.Context, op, list string, keys []uint64) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	raw, err := s.rdb.SMembers(ctx, s.k.listExpiryBuckets(list)).Result()
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	groups := byBucket(keys)
+	pipe := s.rdb.Pipeline()
+	var cmds []*goredis.IntCmd
+	for _, r := range raw {
+		bucket, err := strconv.ParseUint(r, 10, 64)
+		if err != nil {
+			return errCorrupt("list expiry buckets")
+		}
+		offs := groups[bucket]
+		if len(offs) == 0 {
+			continue
+		}
+		fields := make([]string, len(offs))
+		for i, m := range offs {
+			fields[i] = strconv.FormatUint(m, 10)
+		}
+		cmds = append(cmds, pipe.HDel(ctx, s.k.listExpiries(list, bucket), fields...))
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	_, _ = pipe.Exec(ctx) // every command's error is checked below
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return fail(ctx, op, err)
+		}
+	}
+	return nil
 }
 
 // RemoveFromList removes keys from the named list and returns how many were
@@ -54,7 +153,13 @@ func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) 
 	if err := s.begin(ctx, op); err != nil {
 		return 0, err
 	}
-	return s.runListScript(ctx, op, removeScript, list, keys)
+	removed, err := s.runListScript(ctx, op, removeScript, list, keys)
+	if err != nil {
+		return removed, err
+	}
+	// After the keys: a crash in between leaves an expiry of a key that is
+	// not listed, which its next add replaces or deletes.
+	return removed, s.clearExpiries(ctx, op, list, keys)
 }
 
 // runListScript runs addScript or removeScript over keys, grouped by bucket,
@@ -75,6 +180,7 @@ func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Sc
 	run := func(ks []string, args []any) error {
 		args[0] = strconv.FormatInt(ms(time.Now()), 10)
 		args[1] = newEpoch()
+		ks[3] = s.k.listOp(list, newEpoch()) // one per call: a retry of it finds its result
 		n, err := script.Run(ctx, s.rdb, ks, args...).Int()
 		if err != nil {
 			return fail(ctx, op, err)
@@ -82,9 +188,10 @@ func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Sc
 		total += n
 		return nil
 	}
-	head := []string{s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list)}
+	head := []string{s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list), ""}
 	maxLen := strconv.FormatInt(s.feedMaxLen, 10)
-	ks, args, inChunk := slices.Clone(head), []any{"", "", maxLen}, 0
+	opTTL := strconv.FormatInt(listOpTTL.Milliseconds(), 10)
+	ks, args, inChunk := slices.Clone(head), []any{"", "", maxLen, opTTL}, 0
 	var b strings.Builder
 	for _, bucket := range buckets {
 		offs := slices.Compact(slices.Sorted(slices.Values(byBucket[bucket]))) // the scripts want offsets ascending, unique
@@ -106,7 +213,7 @@ func (s *Store) runListScript(ctx context.Context, op string, script *goredis.Sc
 				if err := run(ks, args); err != nil {
 					return total, err
 				}
-				ks, args, inChunk = slices.Clone(head), []any{"", "", maxLen}, 0
+				ks, args, inChunk = slices.Clone(head), []any{"", "", maxLen, opTTL}, 0
 			}
 		}
 	}

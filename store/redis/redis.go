@@ -37,7 +37,12 @@ import (
 	"callfilter/filter"
 )
 
-var _ filter.Store = (*Store)(nil)
+var (
+	_ filter.Store             = (*Store)(nil)
+	_ filter.ExpiringListStore = (*Store)(nil)
+	_ filter.ReassignedStore   = (*Store)(nil)
+	_ filter.OutcomeStore      = (*Store)(nil)
+)
 
 // Options configure a Store. Zero values mean the defaults below.
 type Options struct {

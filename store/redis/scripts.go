@@ -106,12 +106,17 @@ end
 //	KEYS[1]   list meta hash (count, updated, and the feed's seq and epoch)
 //	KEYS[2]   list buckets sorted set
 //	KEYS[3]   list change feed (stream)
-//	KEYS[3+i] bucket i (i ≥ 1; see luaBuckets)
+//	KEYS[4]   this call's result (P:list:{N}:op:<random>): a call that finds it
+//	          returns it and changes nothing, so that go-redis's retry of a
+//	          call whose reply timed out neither counts its keys as present
+//	          nor writes a second feed entry
+//	KEYS[4+i] bucket i (i ≥ 1; see luaBuckets)
 //	ARGV[1]   now, Unix ms (the list's new updated)
 //	ARGV[2]   a random epoch, used only if the meta has none yet (a new list,
 //	          or a Redis that lost the list)
 //	ARGV[3]   the feed's approximate maximum length (XADD MAXLEN ~)
-//	ARGV[3+i] bucket i's number, then its offsets (key % bucketSize, in
+//	ARGV[4]   how long KEYS[4] is kept, ms
+//	ARGV[4+i] bucket i's number, then its offsets (key % bucketSize, in
 //	          ascending order, without repeats), space-separated
 //
 // Each feed entry holds s (the list's change sequence number: 1, 2, 3… with
@@ -120,8 +125,12 @@ end
 // Returns the number of keys that were not there before. With no buckets it
 // creates the list (count 0) or refreshes its updated, and writes no entry.
 var addScript = goredis.NewScript(luaBuckets + `
+local done = redis.call('GET', KEYS[4])
+if done then
+  return tonumber(done)
+end
 local added = 0
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local key = KEYS[i]
   local bucket, offs = parse(ARGV[i])
   local cur = redis.call('GET', key)
@@ -157,12 +166,13 @@ for i = 4, #KEYS do
 end
 redis.call('HINCRBY', KEYS[1], 'count', added)
 redis.call('HSET', KEYS[1], 'updated', ARGV[1])
-if #KEYS >= 4 then
+if #KEYS >= 5 then
   redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
   local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
   local epoch = redis.call('HGET', KEYS[1], 'epoch')
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', epoch, 'op', 'a', 'k', table.concat(ARGV, ';', 4))
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', epoch, 'op', 'a', 'k', table.concat(ARGV, ';', 5))
 end
+redis.call('SET', KEYS[4], added, 'PX', ARGV[4])
 return added
 `)
 
@@ -175,11 +185,15 @@ return added
 //
 // Returns the number of keys that were there.
 var removeScript = goredis.NewScript(luaBuckets + `
+local done = redis.call('GET', KEYS[4])
+if done then
+  return tonumber(done)
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 local removed = 0
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   local key = KEYS[i]
   local bucket, offs = parse(ARGV[i])
   local cur = redis.call('GET', key)
@@ -229,45 +243,12 @@ if removed > 0 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', epoch, 'op', 'r', 'n', removed)
 end
 redis.call('HSET', KEYS[1], 'updated', ARGV[1])
+redis.call('SET', KEYS[4], removed, 'PX', ARGV[4])
 return removed
 `)
 
-// memberScript says whether a list holds a key: 1 or 0. Read-only; run with
-// EVALSHA in the Facts pipeline (reloaded on NOSCRIPT, see Facts).
-//
-//	KEYS[1] the key's bucket
-//	ARGV[1] the key's offset (key % bucketSize)
-//
-// A packed bucket is searched by GETRANGE, halving down to 64 records and
-// then reading those, so a check copies at most ~200 bytes out of Redis's
-// memory.
-var memberScript = goredis.NewScript(`
-local BITMAP = ` + itoa(bitmapLen) + `
-local m = tonumber(ARGV[1])
-local n = redis.call('STRLEN', KEYS[1])
-if n == BITMAP then
-  return redis.call('GETBIT', KEYS[1], m)
-end
-local function dec(s, i)
-  local a, b, c = string.byte(s, 3 * i + 1, 3 * i + 3)
-  return a * 65536 + b * 256 + c
-end
-local lo, hi = 0, n / 3
-while hi - lo > 64 do
-  local mid = math.floor((lo + hi) / 2)
-  if dec(redis.call('GETRANGE', KEYS[1], 3 * mid, 3 * mid + 2), 0) < m then lo = mid + 1 else hi = mid end
-end
-if lo >= n / 3 then
-  return 0
-end
-local s = redis.call('GETRANGE', KEYS[1], 3 * lo, 3 * hi + 2)
-for i = 0, #s / 3 - 1 do
-  local v = dec(s, i)
-  if v == m then return 1 end
-  if v > m then return 0 end
-end
-return 0
-`)
+// The membership test of the Facts pipeline is memberUntilScript
+// (scripts_lists.go): it reads an entry's expiry too.
 
 // feedHeadScript reads where a list's change feed ends, atomically with the
 // meta's sequence number and epoch, so that a reader that scans the list
