@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -33,11 +35,12 @@ type openAPIDoc struct {
 }
 
 type operation struct {
-	Method   string
-	Path     string                 // as in the document: /v1/keys/{name}
-	Security *[]map[string][]string `json:"security"`
-	Roles    []string               `json:"x-roles"`
-	Request  *struct {
+	Method      string
+	Path        string                 // as in the document: /v1/keys/{name}
+	OperationID string                 `json:"operationId"`
+	Security    *[]map[string][]string `json:"security"`
+	Roles       []string               `json:"x-roles"`
+	Request     *struct {
 		Content map[string]struct {
 			Schema   any                       `json:"schema"`
 			Examples map[string]requestExample `json:"examples"`
@@ -53,10 +56,15 @@ type parameter struct {
 	Example any    `json:"example"`
 }
 
+// requestExample is one example of a request body: its value (JSON for
+// application/json, a JSON string holding the body for any other media type),
+// the status and error code it gets, and x-query, the query parameters it is
+// sent with over the parameters' own examples.
 type requestExample struct {
-	Value     json.RawMessage `json:"value"`
-	Status    int             `json:"x-status"`
-	ErrorCode string          `json:"x-error-code"`
+	Value     json.RawMessage   `json:"value"`
+	Status    int               `json:"x-status"`
+	ErrorCode string            `json:"x-error-code"`
+	Query     map[string]string `json:"x-query"`
 }
 
 var httpMethods = []string{"get", "put", "post", "delete", "patch", "options", "head"}
@@ -110,36 +118,41 @@ func loadDoc(t *testing.T) (*openAPIDoc, []operation) {
 // public reports whether op needs no key (security: []).
 func (op operation) public() bool { return op.Security != nil && len(*op.Security) == 0 }
 
-// url is op's path with its path parameters' examples.
-func (op operation) url(t *testing.T) string {
+// url is op's path with its path parameters' examples (or the values in
+// linked, from a link to op: see follow) and the query parameters that have
+// an example, overridden by query.
+func (op operation) url(t *testing.T, linked, query map[string]string) string {
 	t.Helper()
 	p := op.Path
+	q := url.Values{}
 	for _, prm := range op.Parameters {
-		if prm.In == "path" {
-			if prm.Example == nil {
-				t.Fatalf("%s %s: path parameter %s has no example", op.Method, op.Path, prm.Name)
+		switch {
+		case prm.In == "path":
+			v, ok := linked[prm.Name]
+			if !ok {
+				if prm.Example == nil {
+					t.Fatalf("%s %s: path parameter %s has no example", op.Method, op.Path, prm.Name)
+				}
+				v = fmt.Sprint(prm.Example)
 			}
-			p = strings.ReplaceAll(p, "{"+prm.Name+"}", fmt.Sprint(prm.Example))
+			p = strings.ReplaceAll(p, "{"+prm.Name+"}", v)
+		case prm.In == "query" && prm.Example != nil:
+			q.Set(prm.Name, fmt.Sprint(prm.Example))
 		}
 	}
 	if strings.ContainsAny(p, "{}") {
 		t.Fatalf("%s %s: a path parameter is not declared", op.Method, op.Path)
 	}
+	for k, v := range query {
+		q.Set(k, v)
+	}
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
 	return p
 }
 
 var fiberParam = regexp.MustCompile(`:([A-Za-z0-9_]+)\??`)
-
-// undocumentedPrefixes are route prefixes whose work is in progress: their
-// routes may be registered before the document has them, and are only
-// logged. Remove a prefix as soon as its routes are documented: the test is
-// then strict for them too.
-var undocumentedPrefixes = []string{"/v1/scrub", "/v1/sms"}
-
-func pending(route string) bool {
-	_, path, _ := strings.Cut(route, " ")
-	return slices.ContainsFunc(undocumentedPrefixes, func(p string) bool { return strings.HasPrefix(path, p) })
-}
 
 // TestOpenAPICoversRoutes: every route the app registers is in the document
 // and every operation of the document is a registered route.
@@ -157,16 +170,8 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	for _, op := range ops {
 		documented[op.Method+" "+op.Path] = true
 	}
-	var scrub []string
 	for r := range registered {
-		if strings.Contains(r, "/scrub") {
-			scrub = append(scrub, r)
-		}
 		if !documented[r] {
-			if pending(r) {
-				t.Logf("route %s is not documented yet (pending: see undocumentedPrefixes)", r)
-				continue
-			}
 			t.Errorf("route %s is registered but not in api/openapi.json: document it", r)
 		}
 	}
@@ -175,18 +180,23 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			t.Errorf("api/openapi.json documents %s, which no route serves", r)
 		}
 	}
-	slices.Sort(scrub)
-	t.Logf("%d routes; scrub routes: %v", len(registered), scrub)
 }
 
 // TestOpenAPIExamples sends every request example of the document through the
 // real stack and checks the status, the error code and the body against the
 // documented response; an operation without a request body is sent as is.
-// Response examples are checked against their own schemas.
+// Response examples are checked against their own schemas. A response's
+// links give the operations they name their path parameters (a created scrub
+// job's id); an operation reached by a link may be asynchronous, so it is
+// asked again while it answers 409 (a job not done yet).
 func TestOpenAPIExamples(t *testing.T) {
 	doc, ops := loadDoc(t)
 	v := validator{doc: doc}
-	e := newEnv(t)
+	jobs := t.TempDir()
+	e := newEnv(t, func(c *envConfig) { c.opts.ScrubDir = jobs })
+	// Stops the job runner (a shutdown hook) before the folder is removed.
+	t.Cleanup(func() { _ = e.srv.App().Shutdown() })
+	linked := map[string]map[string]string{} // operationId → path parameter → value
 	for _, op := range ops {
 		name := op.Method + " " + op.Path
 		for status, r := range op.Responses {
@@ -197,7 +207,12 @@ func TestOpenAPIExamples(t *testing.T) {
 			}
 		}
 		if op.Request == nil {
-			res := e.send(t, op.request(t, e, nil))
+			req := func() *http.Request { return op.request(t, e, "", nil, linked[op.OperationID], nil) }
+			res := e.send(t, req())
+			for deadline := time.Now().Add(10 * time.Second); linked[op.OperationID] != nil && res.status == http.StatusConflict && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				res = e.send(t, req())
+			}
 			want := op.successStatus(t)
 			if res.status != want {
 				t.Errorf("%s: status %d, want %d: %s", name, res.status, want, res.body)
@@ -206,49 +221,100 @@ func TestOpenAPIExamples(t *testing.T) {
 			v.checkResponse(t, name, op, res)
 			continue
 		}
-		media, ok := op.Request.Content["application/json"]
-		if !ok || len(media.Examples) == 0 {
-			t.Errorf("%s: the request body has no application/json examples", name)
-			continue
-		}
-		for _, exName := range sortedKeys(media.Examples) {
-			ex := media.Examples[exName]
-			what := fmt.Sprintf("%s example %q", name, exName)
-			if ex.Status == 0 {
-				t.Errorf("%s: no x-status", what)
-				continue
-			}
-			if ex.Status < 400 {
-				var val any
-				_ = json.Unmarshal(ex.Value, &val)
-				if err := v.validate(media.Schema, val, "request"); err != nil {
-					t.Errorf("%s: the example does not match the request schema: %v", what, err)
+		examples := 0
+		for _, mt := range sortedKeys(op.Request.Content) {
+			media := op.Request.Content[mt]
+			for _, exName := range sortedKeys(media.Examples) {
+				examples++
+				ex := media.Examples[exName]
+				what := fmt.Sprintf("%s %s example %q", name, mt, exName)
+				if ex.Status == 0 {
+					t.Errorf("%s: no x-status", what)
+					continue
 				}
-			}
-			res := e.send(t, op.request(t, e, ex.Value))
-			if res.status != ex.Status {
-				t.Errorf("%s: status %d, want %d: %s", what, res.status, ex.Status, res.body)
-				continue
-			}
-			if ex.ErrorCode != "" {
-				if got := errorOf(t, res).Error.Code; got != ex.ErrorCode {
-					t.Errorf("%s: error code %q, want %q", what, got, ex.ErrorCode)
+				body := []byte(ex.Value)
+				if mt == "application/json" {
+					if ex.Status < 400 {
+						var val any
+						_ = json.Unmarshal(ex.Value, &val)
+						if err := v.validate(media.Schema, val, "request"); err != nil {
+							t.Errorf("%s: the example does not match the request schema: %v", what, err)
+						}
+					}
+				} else {
+					var text string
+					if err := json.Unmarshal(ex.Value, &text); err != nil {
+						t.Errorf("%s: the value of a %s example must be a string holding the body: %v", what, mt, err)
+						continue
+					}
+					body = []byte(text)
 				}
-			}
-			v.checkResponse(t, what, op, res)
-			if strings.HasPrefix(op.Path, "/v1/check") && res.status == http.StatusOK {
-				var body struct{ Results []json.RawMessage }
-				results := []json.RawMessage{res.body}
-				if op.Path == "/v1/check/batch" {
-					decode(t, res, &body)
-					results = body.Results
+				res := e.send(t, op.request(t, e, mt, body, linked[op.OperationID], ex.Query))
+				if res.status != ex.Status {
+					t.Errorf("%s: status %d, want %d: %s", what, res.status, ex.Status, res.body)
+					continue
 				}
-				for _, r := range results {
-					if _, err := validateCheck(r); err != nil {
-						t.Errorf("%s: %v: %s", what, err, r)
+				if ex.ErrorCode != "" {
+					if got := errorOf(t, res).Error.Code; got != ex.ErrorCode {
+						t.Errorf("%s: error code %q, want %q", what, got, ex.ErrorCode)
+					}
+				}
+				v.checkResponse(t, what, op, res)
+				v.follow(t, what, op, res, linked)
+				if strings.HasPrefix(op.Path, "/v1/check") && res.status == http.StatusOK {
+					var body struct{ Results []json.RawMessage }
+					results := []json.RawMessage{res.body}
+					if op.Path == "/v1/check/batch" {
+						decode(t, res, &body)
+						results = body.Results
+					}
+					for _, r := range results {
+						if _, err := validateCheck(r); err != nil {
+							t.Errorf("%s: %v: %s", what, err, r)
+						}
 					}
 				}
 			}
+		}
+		if examples == 0 {
+			t.Errorf("%s: the request body has no examples", name)
+		}
+	}
+	for id := range linked {
+		if !slices.ContainsFunc(ops, func(op operation) bool { return op.OperationID == id }) {
+			t.Errorf("a link names operationId %q, which no operation has", id)
+		}
+	}
+}
+
+// follow records, for each link of the response res got, the path
+// parameters it gives its operation ("$response.body#/id": the body's id).
+func (v validator) follow(t *testing.T, what string, op operation, res response, linked map[string]map[string]string) {
+	t.Helper()
+	links, _ := v.resolve(op.Responses[fmt.Sprint(res.status)])["links"].(map[string]any)
+	if len(links) == 0 {
+		return
+	}
+	var body map[string]any
+	if err := json.Unmarshal(res.body, &body); err != nil {
+		t.Errorf("%s: links need a JSON object body: %v", what, err)
+		return
+	}
+	for name, l := range links {
+		link, _ := l.(map[string]any)
+		id, _ := link["operationId"].(string)
+		params, _ := link["parameters"].(map[string]any)
+		for p, expr := range params {
+			field, ok := strings.CutPrefix(fmt.Sprint(expr), "$response.body#/")
+			val, found := body[field]
+			if !ok || strings.Contains(field, "/") || !found {
+				t.Errorf("%s: link %s: parameter %s = %v: want $response.body#/<a field of the body>", what, name, p, expr)
+				continue
+			}
+			if linked[id] == nil {
+				linked[id] = map[string]string{}
+			}
+			linked[id][p] = fmt.Sprint(val)
 		}
 	}
 }
@@ -260,15 +326,15 @@ func TestOpenAPIRoles(t *testing.T) {
 	e := newEnv(t)
 	for _, op := range ops {
 		name := op.Method + " " + op.Path
-		body := json.RawMessage(nil)
+		var body []byte
 		if op.Request != nil {
-			body = json.RawMessage(`{}`)
+			body = []byte(`{}`)
 		}
 		if op.public() {
 			if len(op.Roles) != 0 {
 				t.Errorf("%s: public, yet x-roles %v", name, op.Roles)
 			}
-			if res := e.send(t, op.requestAs(t, "", body)); res.status == http.StatusUnauthorized || res.status == http.StatusForbidden {
+			if res := e.send(t, op.requestAs(t, "", "application/json", body, nil, nil)); res.status == http.StatusUnauthorized || res.status == http.StatusForbidden {
 				t.Errorf("%s without a key: status %d, want it served", name, res.status)
 			}
 			continue
@@ -279,11 +345,11 @@ func TestOpenAPIRoles(t *testing.T) {
 		if _, ok := op.Responses["401"]; !ok {
 			t.Errorf("%s: needs a key but documents no 401", name)
 		}
-		if res := e.send(t, op.requestAs(t, "", body)); res.status != http.StatusUnauthorized {
+		if res := e.send(t, op.requestAs(t, "", "application/json", body, nil, nil)); res.status != http.StatusUnauthorized {
 			t.Errorf("%s without a key: status %d, want 401", name, res.status)
 		}
 		for _, r := range roles {
-			res := e.send(t, op.requestAs(t, e.keys[r], body))
+			res := e.send(t, op.requestAs(t, e.keys[r], "application/json", body, nil, nil))
 			allowed := slices.Contains(op.Roles, string(r))
 			if allowed == (res.status == http.StatusForbidden) {
 				t.Errorf("%s as %s: status %d, but x-roles is %v", name, r, res.status, op.Roles)
@@ -307,23 +373,25 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 }
 
-func (op operation) request(t *testing.T, e *env, body json.RawMessage) *http.Request {
+// request is op as the admin (no key if op is public) with body of media
+// type mt (none if body is nil), path parameters from linked and query.
+func (op operation) request(t *testing.T, e *env, mt string, body []byte, linked, query map[string]string) *http.Request {
 	t.Helper()
 	secret := e.keys[filter.RoleAdmin]
 	if op.public() {
 		secret = ""
 	}
-	return op.requestAs(t, secret, body)
+	return op.requestAs(t, secret, mt, body, linked, query)
 }
 
-func (op operation) requestAs(t *testing.T, secret string, body json.RawMessage) *http.Request {
+func (op operation) requestAs(t *testing.T, secret, mt string, body []byte, linked, query map[string]string) *http.Request {
 	t.Helper()
 	var req *http.Request
 	if body != nil {
-		req = httptest.NewRequest(op.Method, op.url(t), strings.NewReader(string(body)))
-		req.Header.Set("Content-Type", "application/json")
+		req = httptest.NewRequest(op.Method, op.url(t, linked, query), bytes.NewReader(body))
+		req.Header.Set("Content-Type", mt)
 	} else {
-		req = httptest.NewRequest(op.Method, op.url(t), nil)
+		req = httptest.NewRequest(op.Method, op.url(t, linked, query), nil)
 	}
 	if secret != "" {
 		req.Header.Set("Authorization", "Bearer "+secret)
