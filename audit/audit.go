@@ -2,51 +2,45 @@
 //
 // A Writer owns a bounded in-memory queue drained by one goroutine, which
 // chains the entries (each carries the SHA-256 of its predecessor) and appends
-// them to a filter.AuditStore in batches. Enqueue never blocks for long: when
-// the queue is full it fails, and the caller (a check) denies with
-// unavailable rather than forgetting the decision. Commit waits until its
-// entries are durable, for changes (list edits, consents, keys, rules) that
-// must not be acknowledged unaudited. Verify walks a store's chain and names
-// the first entry where it breaks.
+// them to a filter.AuditStore in batches. Enqueue encodes each entry once, on
+// the caller's goroutine, into its stored form (filter.AuditRecord); the
+// writer only seals the records (Seq, Prev, Hash) and hands the bytes to the
+// store. Enqueue never blocks for long: when the queue is full it fails, and
+// the caller (a check) denies with unavailable rather than forgetting the
+// decision. Commit waits until its entries are durable, for changes (list
+// edits, consents, keys, rules) that must not be acknowledged unaudited.
+// Verify walks a store's chain and names the first entry where it breaks.
 package audit
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 
 	"callfilter/filter"
 )
 
-// Hash returns the hash an entry must carry: SHA-256 of its Prev and its
-// canonical encoding (filter.AuditEntry.Canonical, which includes Prev too).
-func Hash(e *filter.AuditEntry) ([32]byte, error) {
-	b, err := e.Canonical()
-	if err != nil {
-		return [32]byte{}, err
+// Seal sets Seq, Prev and Hash of recs so that they continue head, and
+// returns the new head.
+func Seal(head filter.AuditHead, recs []filter.AuditRecord) filter.AuditHead {
+	for _, r := range recs {
+		h := r.Seal(head.Seq+1, head.Hash)
+		head = filter.AuditHead{Seq: head.Seq + 1, Hash: h}
 	}
-	h := sha256.New()
-	h.Write(e.Prev[:])
-	h.Write(b)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out, nil
+	return head
 }
 
 // Chain sets Seq, Prev and Hash of entries so that they continue head, and
-// returns the new head.
-func Chain(head filter.AuditHead, entries []filter.AuditEntry) (filter.AuditHead, error) {
+// returns their sealed records and the new head.
+func Chain(head filter.AuditHead, entries []filter.AuditEntry) ([]filter.AuditRecord, filter.AuditHead) {
+	recs := make([]filter.AuditRecord, len(entries))
 	for i := range entries {
 		e := &entries[i]
-		e.Seq = head.Seq + 1
-		e.Prev = head.Hash
-		h, err := Hash(e)
-		if err != nil {
-			return head, filter.Wrap(filter.EInternal, err, "audit: encode entry")
-		}
-		e.Hash = h
+		r := filter.AuditRecord(filter.AppendAuditRecord(nil, e))
+		h := r.Seal(head.Seq+1, head.Hash)
+		e.Seq, e.Prev, e.Hash = head.Seq+1, head.Hash, h
+		recs[i] = r
 		head = filter.AuditHead{Seq: e.Seq, Hash: h}
 	}
-	return head, nil
+	return recs, head
 }
 
 // HexHash is h in hex, as reports show it.

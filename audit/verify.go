@@ -45,26 +45,31 @@ func Verify(ctx context.Context, st filter.AuditStore) (Report, error) {
 		r.BrokenAt, r.Problem = seq, fmt.Sprintf(format, args...)
 		return errStop
 	}
-	err = st.ScanAudit(ctx, cp.Seq+1, func(e filter.AuditEntry) error {
-		if e.Seq > head.Seq {
+	err = st.ScanAudit(ctx, cp.Seq+1, func(seq uint64, rec filter.AuditRecord) error {
+		if seq > head.Seq {
 			return errStop // appended since the head was read
 		}
 		want := prev.Seq + 1
-		if e.Seq != want {
-			return broken(want, "entry %d is missing (the next entry present is %d)", want, e.Seq)
+		if seq != want {
+			return broken(want, "entry %d is missing (the next entry present is %d)", want, seq)
 		}
-		if e.Prev != prev.Hash {
-			return broken(e.Seq, "entry %d does not link to entry %d: its prev is %s, the hash of entry %d is %s", e.Seq, prev.Seq, HexHash(e.Prev), prev.Seq, HexHash(prev.Hash))
+		// The stored bytes are hashed as they are: an edit is caught whether
+		// or not the record still decodes.
+		if !rec.Valid() {
+			return broken(seq, "entry %d is damaged: its record is not one the writer wrote", seq)
 		}
-		h, err := Hash(&e)
-		if err != nil {
-			return err
+		if rec.Seq() != seq {
+			return broken(seq, "entry %d was moved: it says it is entry %d", seq, rec.Seq())
 		}
-		if h != e.Hash {
-			return broken(e.Seq, "entry %d was altered: its content hashes to %s, it carries %s", e.Seq, HexHash(h), HexHash(e.Hash))
+		if p := rec.Prev(); p != prev.Hash {
+			return broken(seq, "entry %d does not link to entry %d: its prev is %s, the hash of entry %d is %s", seq, prev.Seq, HexHash(p), prev.Seq, HexHash(prev.Hash))
+		}
+		h, carried := rec.ComputeHash(), rec.Hash()
+		if h != carried {
+			return broken(seq, "entry %d was altered: its content hashes to %s, it carries %s", seq, HexHash(h), HexHash(carried))
 		}
 		r.Checked++
-		prev = filter.AuditHead{Seq: e.Seq, Hash: e.Hash}
+		prev = filter.AuditHead{Seq: seq, Hash: carried}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {

@@ -16,10 +16,14 @@ type Options struct {
 	// QueueSize bounds the entries waiting to be written (default 65536).
 	// When it is full, Enqueue fails and checks deny with unavailable.
 	QueueSize int
-	// BatchSize bounds the entries of one append (default 1000).
+	// BatchSize bounds the entries of one append (default 16384). A batch
+	// takes whatever is queued up to this bound, so it grows with the queue's
+	// depth: one store transaction (one fsync, one Redis call) carries every
+	// entry that arrived during the previous one.
 	BatchSize int
-	// FlushInterval is the longest an entry waits for others to share its
-	// append (default 5ms).
+	// FlushInterval is the longest an entry that finds the writer idle waits
+	// for others to share its append (default 5ms). Under load the writer
+	// does not wait: the previous append's duration is the batching window.
 	FlushInterval time.Duration
 	// EnqueueWait is how long Enqueue waits for room in a full queue before
 	// failing (default 2ms): a burst is absorbed, a stuck store is not.
@@ -39,7 +43,7 @@ type Options struct {
 // Defaults.
 const (
 	DefaultQueueSize     = 65536
-	DefaultBatchSize     = 1000
+	DefaultBatchSize     = 16384
 	DefaultFlushInterval = 5 * time.Millisecond
 	DefaultEnqueueWait   = 2 * time.Millisecond
 	DefaultRetention     = 5 * 365 * 24 * time.Hour
@@ -99,7 +103,8 @@ type Writer struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	queue    []filter.AuditEntry
+	queue    []filter.AuditRecord // encoded, unsealed; the bytes live in arena chunks
+	arena    arena
 	enqueued uint64 // entries ever enqueued
 	written  uint64 // entries ever written
 	waiters  []pending
@@ -116,10 +121,17 @@ type Writer struct {
 	failures atomic.Uint64
 }
 
+// batchLimiter is a store that bounds the records of one AppendAudit (Redis:
+// a script's run blocks every other client).
+type batchLimiter interface{ AuditBatchLimit() int }
+
 // NewWriter returns a Writer over st and starts its goroutine; Close stops it.
 func NewWriter(st filter.AuditStore, opts Options) (*Writer, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if l, ok := st.(batchLimiter); ok && l.AuditBatchLimit() > 0 {
+		opts.BatchSize = min(opts.BatchSize, l.AuditBatchLimit())
 	}
 	w := &Writer{
 		st: st, opts: opts, log: opts.Logger,
@@ -148,13 +160,35 @@ func (w *Writer) Stats() Stats {
 
 // Enqueue queues entries to be chained and written, all or none. When the
 // queue has no room for them within Options.EnqueueWait it returns an
-// EUnavailable error (cause ErrFull): the caller must fail closed.
+// EUnavailable error (cause ErrFull): the caller must fail closed. The
+// entries are encoded before Enqueue returns: the caller may reuse them and
+// everything they refer to.
 func (w *Writer) Enqueue(entries ...filter.AuditEntry) error {
 	_, err := w.enqueue(entries, w.opts.EnqueueWait)
 	return err
 }
 
+// scratch holds the encoding of one Enqueue: encoding happens outside the
+// lock, on the caller's goroutine, and only the copy into the arena inside.
+type scratch struct {
+	buf  []byte
+	ends []int
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 1024)} }}
+
 func (w *Writer) enqueue(entries []filter.AuditEntry, wait time.Duration) (uint64, error) {
+	sc := scratchPool.Get().(*scratch)
+	defer func() {
+		if cap(sc.buf) <= 64<<10 { // a rare huge entry is not kept for ever
+			scratchPool.Put(sc)
+		}
+	}()
+	sc.buf, sc.ends = sc.buf[:0], sc.ends[:0]
+	for i := range entries {
+		sc.buf = filter.AppendAuditRecord(sc.buf, &entries[i])
+		sc.ends = append(sc.ends, len(sc.buf))
+	}
 	var timer *time.Timer
 	for {
 		w.mu.Lock()
@@ -163,8 +197,12 @@ func (w *Writer) enqueue(entries []filter.AuditEntry, wait time.Duration) (uint6
 			return 0, filter.Wrap(filter.EUnavailable, ErrClosed, "audit trail unavailable")
 		}
 		if len(w.queue)+len(entries) <= w.opts.QueueSize {
-			w.queue = append(w.queue, entries...)
-			w.enqueued += uint64(len(entries))
+			start := 0
+			for _, end := range sc.ends {
+				w.enqueued++
+				w.queue = append(w.queue, w.arena.copy(sc.buf[start:end], w.enqueued))
+				start = end
+			}
 			upto := w.enqueued
 			w.mu.Unlock()
 			select {
@@ -194,6 +232,55 @@ func (w *Writer) enqueue(entries []filter.AuditEntry, wait time.Duration) (uint6
 	}
 	w.refused.Add(uint64(len(entries)))
 	return 0, filter.Wrap(filter.EUnavailable, ErrFull, "audit trail unavailable: the queue is full")
+}
+
+// arenaChunk is the size of the buffers queued records are copied into: one
+// allocation per few thousand entries instead of one per entry.
+const arenaChunk = 1 << 20
+
+// arena keeps the queued records' bytes in large chunks, recycled once every
+// record in them is written. Guarded by Writer.mu.
+type arena struct {
+	cur  []byte
+	full []chunk // chunks in use, oldest first, cur not among them
+	free [][]byte
+}
+
+type chunk struct {
+	buf  []byte
+	last uint64 // the enqueue count of its last record
+}
+
+// copy returns a copy of rec in the arena; n is its enqueue count.
+func (a *arena) copy(rec []byte, n uint64) filter.AuditRecord {
+	if len(rec) > arenaChunk/8 {
+		return filter.AuditRecord(append([]byte(nil), rec...))
+	}
+	if len(a.cur)+len(rec) > cap(a.cur) {
+		if a.cur != nil {
+			a.full = append(a.full, chunk{buf: a.cur, last: n - 1})
+		}
+		if k := len(a.free); k > 0 {
+			a.cur, a.free = a.free[k-1][:0], a.free[:k-1]
+		} else {
+			a.cur = make([]byte, 0, arenaChunk)
+		}
+	}
+	start := len(a.cur)
+	a.cur = append(a.cur, rec...)
+	return filter.AuditRecord(a.cur[start:len(a.cur):len(a.cur)])
+}
+
+// release recycles the chunks whose records are all written (written is the
+// count of entries ever written).
+func (a *arena) release(written uint64) {
+	i := 0
+	for ; i < len(a.full) && a.full[i].last <= written; i++ {
+		if len(a.free) < 4 {
+			a.free = append(a.free, a.full[i].buf)
+		}
+	}
+	a.full = append(a.full[:0], a.full[i:]...)
 }
 
 // Commit queues entries and waits until they are durably appended, or ctx is
@@ -263,6 +350,7 @@ func (w *Writer) run() {
 	flush := time.NewTimer(time.Hour)
 	flush.Stop()
 	w.expire(ctx)
+	idle := true // the queue was empty after the last append
 	for {
 		w.mu.Lock()
 		n := len(w.queue)
@@ -272,6 +360,7 @@ func (w *Writer) run() {
 			if closed {
 				return
 			}
+			idle = true
 			select {
 			case <-w.wake:
 			case <-w.stop:
@@ -280,8 +369,10 @@ func (w *Writer) run() {
 			}
 			continue
 		}
-		if n < w.opts.BatchSize && !closed {
-			// Let others join the batch, briefly.
+		if idle && n < w.opts.BatchSize && !closed {
+			// The first entry after a quiet spell: let others join its
+			// batch, briefly. Under load the append in progress is the
+			// window, and waiting would only add latency.
 			flush.Reset(w.opts.FlushInterval)
 			select {
 			case <-flush.C:
@@ -291,8 +382,9 @@ func (w *Writer) run() {
 		}
 		w.mu.Lock()
 		n = min(len(w.queue), w.opts.BatchSize)
-		batch := make([]filter.AuditEntry, n)
-		copy(batch, w.queue[:n])
+		// The writer alone reads and seals the first n records; Enqueue only
+		// appends after them, so they are used outside the lock.
+		batch := w.queue[:n:n]
 		w.mu.Unlock()
 		if err := w.append(ctx, &head, &haveHead, batch); err != nil {
 			w.failures.Add(1)
@@ -313,11 +405,14 @@ func (w *Writer) run() {
 		}
 		backoff = 10 * time.Millisecond
 		w.mu.Lock()
+		clear(w.queue[:n]) // the arena recycles the bytes: drop the references
 		w.queue = w.queue[n:]
-		if len(w.queue) == 0 {
+		idle = len(w.queue) == 0
+		if idle {
 			w.queue = w.queue[:0:0]
 		}
 		w.written += uint64(n)
+		w.arena.release(w.written)
 		kept := w.waiters[:0]
 		for _, p := range w.waiters {
 			if p.upto <= w.written {
@@ -334,9 +429,9 @@ func (w *Writer) run() {
 	}
 }
 
-// append chains batch on the store's head and appends it, re-reading the head
-// and re-chaining when another writer (instance) appended first.
-func (w *Writer) append(ctx context.Context, head *filter.AuditHead, have *bool, batch []filter.AuditEntry) error {
+// append seals batch on the store's head and appends it, re-reading the
+// head and re-sealing when another writer (instance) appended first.
+func (w *Writer) append(ctx context.Context, head *filter.AuditHead, have *bool, batch []filter.AuditRecord) error {
 	for attempt := 0; attempt < 100; attempt++ {
 		if !*have {
 			h, err := w.st.AuditHead(ctx)
@@ -345,12 +440,9 @@ func (w *Writer) append(ctx context.Context, head *filter.AuditHead, have *bool,
 			}
 			*head, *have = h, true
 		}
-		next, err := Chain(*head, batch)
-		if err != nil {
-			return err
-		}
+		next := Seal(*head, batch)
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = w.st.AppendAudit(actx, *head, batch)
+		err := w.st.AppendAudit(actx, *head, batch)
 		cancel()
 		switch {
 		case err == nil:

@@ -2,6 +2,8 @@ package filter
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"time"
@@ -77,7 +79,7 @@ type AuditRel struct {
 // AuditEntry is one record of the tamper-evident audit trail. Entries form one
 // chain per store: Seq counts from 1 with no gap, Prev is the Hash of entry
 // Seq-1 (zero for the first, or the checkpoint's hash after expiry) and Hash
-// is the SHA-256 of Prev and the entry's canonical encoding (package audit).
+// is the SHA-256 of the entry's AuditRecord (which holds Seq and Prev too).
 // An entry never holds a phone number: Subject is its keyed hash and Last4 at
 // most its last four digits.
 type AuditEntry struct {
@@ -115,8 +117,10 @@ type AuditEntry struct {
 	Detail string
 }
 
-// auditJSON is the stored and hashed form of an AuditEntry: hashes and the
-// subject in hex, times in UTC with nanoseconds, fields in a fixed order.
+// auditJSON is the form of an AuditEntry in API responses and exports:
+// hashes and the subject in hex, times in UTC with nanoseconds, fields in a
+// fixed order. (It was also the stored and hashed form until the binary
+// AuditRecord replaced it.)
 type auditJSON struct {
 	Seq          uint64        `json:"seq"`
 	Prev         string        `json:"prev"`
@@ -140,7 +144,7 @@ type auditJSON struct {
 	Detail       string        `json:"detail,omitempty"`
 }
 
-// MarshalJSON encodes e in its stored form.
+// MarshalJSON encodes e as API responses and exports show it.
 func (e AuditEntry) MarshalJSON() ([]byte, error) {
 	j := auditJSON{
 		Seq: e.Seq, Prev: hex.EncodeToString(e.Prev[:]), Kind: e.Kind, ID: e.ID, Time: e.Time.UTC(),
@@ -157,7 +161,7 @@ func (e AuditEntry) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON decodes the stored form.
+// UnmarshalJSON decodes what MarshalJSON encodes.
 func (e *AuditEntry) UnmarshalJSON(data []byte) error {
 	var j auditJSON
 	if err := json.Unmarshal(data, &j); err != nil {
@@ -185,12 +189,322 @@ func (e *AuditEntry) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Canonical returns the bytes an entry's Hash covers: its stored form with
-// Hash left out. Decoding stored entries and encoding them again gives the
-// same bytes, so a verifier recomputes the hash of what it reads.
-func (e AuditEntry) Canonical() ([]byte, error) {
-	e.Hash = [32]byte{}
-	return e.MarshalJSON()
+// AuditRecord is an entry in its stored and hashed form, encoded once when it
+// is queued and never again: the writer fills in Seq, Prev and Hash, stores
+// write the bytes as they are, and a verifier hashes the bytes it reads (so an
+// edit is caught whether or not it still decodes). The format changed from
+// the JSON of MarshalJSON to this one (version 2); there was no deployed data
+// to migrate, and a version 1 record does not decode (the store reports it
+// damaged, never skips it).
+//
+//	[0:32]    Hash: SHA-256 of the rest of the record, [32:]
+//	[32]      format version (AuditRecordVersion)
+//	[33:41]   Seq, big-endian
+//	[41:73]   Prev
+//	[73:85]   Time: Unix seconds (int64), nanoseconds (uint32), big-endian
+//	[85]      flags: 1 Subject follows, 2 the Replay is at the end
+//	[86:118]  Subject, when flagged
+//	then      Kind, ID, Actor, Last4, Seller, Purpose, Channel, Campaign,
+//	          Decision, RulesVersion, Action, Target, Detail as strings (a
+//	          uvarint length, then the bytes); Reasons as a uvarint count of
+//	          (Code, List); the Replay when flagged (times inside it as a
+//	          zig-zag varint of seconds and a uvarint of nanoseconds).
+//
+// Time and Subject sit at fixed offsets so that a store can filter records by
+// them without decoding.
+type AuditRecord []byte
+
+// AuditRecordVersion is the format version of AuditRecord.
+const AuditRecordVersion = 2
+
+const (
+	recHash     = 0
+	recVersion  = 32
+	recSeq      = 33
+	recPrev     = 41
+	recTime     = 73
+	recFlags    = 85
+	recSubject  = 86
+	recMinLen   = recSubject
+	flagSubject = 1
+	flagReplay  = 2
+)
+
+// Seq is the record's position in the chain. The record must be Valid.
+func (r AuditRecord) Seq() uint64 { return binary.BigEndian.Uint64(r[recSeq:]) }
+
+// Prev is the hash of the record's predecessor. The record must be Valid.
+func (r AuditRecord) Prev() (h [32]byte) { copy(h[:], r[recPrev:recTime]); return h }
+
+// Hash is the hash the record carries. The record must be Valid.
+func (r AuditRecord) Hash() (h [32]byte) { copy(h[:], r[recHash:recVersion]); return h }
+
+// Time is the entry's Time, read without decoding. The record must be Valid.
+func (r AuditRecord) Time() time.Time {
+	return time.Unix(int64(binary.BigEndian.Uint64(r[recTime:])), int64(binary.BigEndian.Uint32(r[recTime+8:]))).UTC()
+}
+
+// UnixNano is Time in Unix nanoseconds, for indexes. The record must be Valid.
+func (r AuditRecord) UnixNano() int64 {
+	return int64(binary.BigEndian.Uint64(r[recTime:]))*1e9 + int64(binary.BigEndian.Uint32(r[recTime+8:]))
+}
+
+// Subject is the entry's Subject (false when it concerns no number), read
+// without decoding. The record must be Valid.
+func (r AuditRecord) Subject() (s Subject, ok bool) {
+	if r[recFlags]&flagSubject == 0 {
+		return s, false
+	}
+	copy(s[:], r[recSubject:])
+	return s, true
+}
+
+// HasSubject reports whether the record concerns s. The record must be Valid.
+func (r AuditRecord) HasSubject(s *Subject) bool {
+	return r[recFlags]&flagSubject != 0 && string(r[recSubject:recSubject+32]) == string(s[:])
+}
+
+// Valid reports whether the fixed part of the record is well formed (the
+// accessors above may be used); Decode checks the rest.
+func (r AuditRecord) Valid() bool {
+	if len(r) < recMinLen || r[recVersion] != AuditRecordVersion {
+		return false
+	}
+	return r[recFlags]&flagSubject == 0 || len(r) >= recSubject+32
+}
+
+// ComputeHash returns the hash the record must carry: SHA-256 of every byte
+// after the Hash field, in one pass over the stored bytes. The record must be
+// Valid.
+func (r AuditRecord) ComputeHash() [32]byte { return sha256.Sum256(r[recVersion:]) }
+
+// Seal sets the record's Seq and Prev, computes its Hash, stores it in the
+// record and returns it.
+func (r AuditRecord) Seal(seq uint64, prev [32]byte) [32]byte {
+	binary.BigEndian.PutUint64(r[recSeq:], seq)
+	copy(r[recPrev:recTime], prev[:])
+	h := r.ComputeHash()
+	copy(r[recHash:recVersion], h[:])
+	return h
+}
+
+// AppendAuditRecord appends e's record to b, with e's Seq, Prev and Hash
+// (zero until Seal sets them), and returns the extended slice. It does not
+// keep e or anything e refers to.
+func AppendAuditRecord(b []byte, e *AuditEntry) []byte {
+	b = append(b, e.Hash[:]...)
+	b = append(b, AuditRecordVersion)
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = append(b, e.Prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.Unix()))
+	b = binary.BigEndian.AppendUint32(b, uint32(e.Time.Nanosecond()))
+	var flags byte
+	if e.Subject != (Subject{}) {
+		flags |= flagSubject
+	}
+	if e.Replay != nil {
+		flags |= flagReplay
+	}
+	b = append(b, flags)
+	if flags&flagSubject != 0 {
+		b = append(b, e.Subject[:]...)
+	}
+	for _, s := range [...]string{string(e.Kind), e.ID, e.Actor, e.Last4, e.Seller, e.Purpose, string(e.Channel), e.Campaign,
+		string(e.Decision), e.RulesVersion, e.Action, e.Target, e.Detail} {
+		b = appendStr(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Reasons)))
+	for _, r := range e.Reasons {
+		b = appendStr(appendStr(b, string(r.Code)), r.List)
+	}
+	if r := e.Replay; r != nil {
+		b = appendTime(b, r.At)
+		b = appendStr(appendStr(appendStr(b, r.Region), r.Area), r.LineType)
+		b = binary.AppendUvarint(b, uint64(len(r.TimeZones)))
+		for _, z := range r.TimeZones {
+			b = appendStr(b, z)
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.Lists)))
+		for _, l := range r.Lists {
+			b = append(appendStr(b, l.List), byte(l.State))
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.Consents)))
+		for _, c := range r.Consents {
+			b = appendStr(appendStr(appendStr(b, c.Seller), c.Purpose), string(c.Channel))
+			b = appendTime(appendTime(b, c.GrantedAt), c.ExpiresAt)
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.Revocations)))
+		for _, v := range r.Revocations {
+			b = appendStr(appendStr(appendStr(b, v.Seller), v.Purpose), string(v.Channel))
+			b = appendTime(b, v.At)
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.Relationships)))
+		for _, v := range r.Relationships {
+			b = appendTime(appendStr(appendStr(b, v.Seller), string(v.Kind)), v.At)
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.Attempts)))
+		for _, t := range r.Attempts {
+			b = appendTime(b, t)
+		}
+		b = binary.AppendUvarint(b, uint64(len(r.Unavailable)))
+		for _, u := range r.Unavailable {
+			b = appendStr(b, u)
+		}
+	}
+	return b
+}
+
+func appendStr(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	return binary.AppendUvarint(binary.AppendVarint(b, t.Unix()), uint64(t.Nanosecond()))
+}
+
+// recReader decodes a record's variable part; the first error sticks.
+type recReader struct {
+	b   []byte
+	bad bool
+}
+
+// uvarint reads a varint, refusing a longer encoding than the shortest (a
+// record has one encoding: decoded and encoded again, it is the same bytes).
+func (d *recReader) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || n > 1 && d.b[n-1] == 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a slice length, bounded by the bytes left (each element takes
+// at least one), so a damaged record cannot make Decode allocate much.
+func (d *recReader) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	return int(n)
+}
+
+func (d *recReader) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *recReader) byte() byte {
+	if len(d.b) == 0 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *recReader) time() time.Time {
+	s, n := binary.Varint(d.b)
+	if n <= 0 || n > 1 && d.b[n-1] == 0 {
+		d.bad, d.b = true, nil
+		return time.Time{}
+	}
+	d.b = d.b[n:]
+	ns := d.uvarint()
+	if ns >= 1e9 {
+		d.bad = true
+		return time.Time{}
+	}
+	return time.Unix(s, int64(ns)).UTC()
+}
+
+// Decode returns the entry the record holds. An EInvalid error means the
+// record is damaged (it is not one AppendAuditRecord wrote).
+func (r AuditRecord) Decode() (AuditEntry, error) {
+	if !r.Valid() {
+		return AuditEntry{}, Errorf(EInvalid, "", "audit record: damaged header")
+	}
+	e := AuditEntry{Seq: r.Seq(), Prev: r.Prev(), Hash: r.Hash(), Time: r.Time()}
+	if binary.BigEndian.Uint32(r[recTime+8:]) >= 1e9 {
+		return AuditEntry{}, Errorf(EInvalid, "", "audit record: damaged time")
+	}
+	d := recReader{b: r[recSubject:]}
+	flags := r[recFlags]
+	if flags&^(flagSubject|flagReplay) != 0 {
+		return AuditEntry{}, Errorf(EInvalid, "", "audit record: unknown flags")
+	}
+	if flags&flagSubject != 0 {
+		e.Subject, _ = r.Subject()
+		d.b = d.b[32:]
+	}
+	e.Kind, e.ID, e.Actor, e.Last4 = AuditKind(d.str()), d.str(), d.str(), d.str()
+	e.Seller, e.Purpose, e.Channel, e.Campaign = d.str(), d.str(), Channel(d.str()), d.str()
+	e.Decision, e.RulesVersion, e.Action, e.Target, e.Detail = Outcome(d.str()), d.str(), d.str(), d.str(), d.str()
+	if n := d.count(); n > 0 {
+		e.Reasons = make([]AuditReason, n)
+		for i := range e.Reasons {
+			e.Reasons[i] = AuditReason{Code: ReasonCode(d.str()), List: d.str()}
+		}
+	}
+	if flags&flagReplay != 0 {
+		rp := &AuditReplay{At: d.time(), Region: d.str(), Area: d.str(), LineType: d.str()}
+		if n := d.count(); n > 0 {
+			rp.TimeZones = make([]string, n)
+			for i := range rp.TimeZones {
+				rp.TimeZones[i] = d.str()
+			}
+		}
+		if n := d.count(); n > 0 {
+			rp.Lists = make([]AuditList, n)
+			for i := range rp.Lists {
+				rp.Lists[i] = AuditList{List: d.str(), State: ListState(d.byte())}
+			}
+		}
+		if n := d.count(); n > 0 {
+			rp.Consents = make([]AuditConsent, n)
+			for i := range rp.Consents {
+				rp.Consents[i] = AuditConsent{Seller: d.str(), Purpose: d.str(), Channel: Channel(d.str()), GrantedAt: d.time(), ExpiresAt: d.time()}
+			}
+		}
+		if n := d.count(); n > 0 {
+			rp.Revocations = make([]AuditRevoke, n)
+			for i := range rp.Revocations {
+				rp.Revocations[i] = AuditRevoke{Seller: d.str(), Purpose: d.str(), Channel: Channel(d.str()), At: d.time()}
+			}
+		}
+		if n := d.count(); n > 0 {
+			rp.Relationships = make([]AuditRel, n)
+			for i := range rp.Relationships {
+				rp.Relationships[i] = AuditRel{Seller: d.str(), Kind: RelationshipKind(d.str()), At: d.time()}
+			}
+		}
+		if n := d.count(); n > 0 {
+			rp.Attempts = make([]time.Time, n)
+			for i := range rp.Attempts {
+				rp.Attempts[i] = d.time()
+			}
+		}
+		if n := d.count(); n > 0 {
+			rp.Unavailable = make([]string, n)
+			for i := range rp.Unavailable {
+				rp.Unavailable[i] = d.str()
+			}
+		}
+		e.Replay = rp
+	}
+	if d.bad || len(d.b) != 0 {
+		return AuditEntry{}, Errorf(EInvalid, "", "audit record %d: damaged", e.Seq)
+	}
+	return e, nil
 }
 
 // AuditHead is the position of a chain's last entry: its Seq and Hash (zero
@@ -220,20 +534,25 @@ type AuditQuery struct {
 type AuditStore interface {
 	// AuditHead returns the chain's head (zero when empty).
 	AuditHead(ctx context.Context) (AuditHead, error)
-	// AppendAudit appends entries, which continue head: entries[i].Seq is
-	// head.Seq+1+i and entries[0].Prev is head.Hash. The append is atomic:
-	// all or nothing. When the chain's head is not head any more (another
-	// writer appended), nothing is appended and the error is EConflict: the
-	// caller reads the head again, re-chains and retries. EInvalid for
-	// entries that do not continue head.
-	AppendAudit(ctx context.Context, head AuditHead, entries []AuditEntry) error
+	// AppendAudit appends records (AuditRecord, sealed), which continue
+	// head: recs[i].Seq() is head.Seq+1+i, recs[0].Prev() is head.Hash and
+	// each next record's Prev is its predecessor's Hash. The store writes the
+	// bytes as they are and does not keep recs after it returns. The append
+	// is atomic: all or nothing. When the chain's head is not head any more
+	// (another writer appended), nothing is appended and the error is
+	// EConflict: the caller reads the head again, re-seals and retries.
+	// EInvalid for records that do not continue head.
+	AppendAudit(ctx context.Context, head AuditHead, recs []AuditRecord) error
 	// QueryAudit returns a page of the entries q selects, in chain order, and
 	// the cursor of the next page ("" when there is none).
 	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, string, error)
-	// ScanAudit calls fn with every entry from Seq from on, in chain order,
-	// stopping at fn's first error, which it returns. Entries that are missing
-	// (deleted) are skipped: a verifier sees the gap in Seq.
-	ScanAudit(ctx context.Context, from uint64, fn func(AuditEntry) error) error
+	// ScanAudit calls fn with the stored bytes of every entry from Seq from
+	// on, in chain order, with the Seq the store keeps it under, stopping at
+	// fn's first error, which it returns. rec is valid only during the call
+	// and may be damaged (not Valid): a verifier hashes what is stored.
+	// Entries that are missing (deleted) are skipped: a verifier sees the gap
+	// in Seq.
+	ScanAudit(ctx context.Context, from uint64, fn func(seq uint64, rec AuditRecord) error) error
 	// AuditCheckpoint returns the last expired entry's Seq and Hash: the
 	// chain now starts after it (zero when nothing has expired).
 	AuditCheckpoint(ctx context.Context) (AuditHead, error)
@@ -242,6 +561,20 @@ type AuditStore interface {
 	// returns how many it deleted. The chain stays contiguous: it stops at the
 	// first entry that is not old enough.
 	ExpireAudit(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// MayMatch reports whether a Valid record can pass q, from the fields a
+// record holds at fixed offsets (Subject and Time): stores call it before
+// decoding, and Matches after.
+func (q *AuditQuery) MayMatch(r AuditRecord) bool {
+	if q.Subject != (Subject{}) && !r.HasSubject(&q.Subject) {
+		return false
+	}
+	if q.From.IsZero() && q.To.IsZero() {
+		return true
+	}
+	t := r.Time()
+	return (q.From.IsZero() || !t.Before(q.From)) && (q.To.IsZero() || t.Before(q.To))
 }
 
 // Matches reports whether e passes every filter of q (stores also use an

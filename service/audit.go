@@ -17,7 +17,8 @@ import (
 type Auditor interface {
 	// Enqueue queues entries without blocking for long; an error (the queue
 	// is full, the writer stopped) means they are not recorded and the
-	// caller must fail closed.
+	// caller must fail closed. It encodes them before it returns and keeps
+	// nothing of them: the caller reuses them (pooled scratch).
 	Enqueue(entries ...filter.AuditEntry) error
 	// Commit queues entries and waits until they are durable.
 	Commit(ctx context.Context, entries ...filter.AuditEntry) error
@@ -90,39 +91,65 @@ func actor(ctx context.Context) string {
 	return name
 }
 
+// auditScratch is what one audited check builds: pooled, because the Auditor
+// encodes the entry before Enqueue returns and keeps nothing of it (without
+// the pool, the entry, its replay and their slices are four allocations a
+// check). The arrays cover the common sizes; larger ones allocate.
+type auditScratch struct {
+	entry    [1]filter.AuditEntry
+	replay   filter.AuditReplay
+	reasons  [4]filter.AuditReason
+	lists    [8]filter.AuditList
+	attempts [8]time.Time
+}
+
+var auditScratchPool = sync.Pool{New: func() any { return new(auditScratch) }}
+
 // replay returns what an audit entry keeps to replay a check, nil when
-// nothing is audited. It copies: facts may be pooled scratch.
-func (s *Service) replay(req *filter.Request, facts *filter.Facts, at time.Time) *filter.AuditReplay {
+// nothing is audited. It copies: facts may be pooled scratch. audited returns
+// it to its pool.
+func (s *Service) replay(req *filter.Request, facts *filter.Facts, at time.Time) *auditScratch {
 	if !s.off.set.Load() || s.off.opts.Auditor == nil {
 		return nil
 	}
-	return replayOf(req.Number, facts, at)
+	sc := auditScratchPool.Get().(*auditScratch)
+	replayInto(&sc.replay, sc, req.Number, facts, at)
+	return sc
 }
 
 // audited records a check's decision in the audit trail; when it cannot be
 // queued the decision becomes a deny with unavailable (fail closed: a
 // decision is never made without its record). req is nil for an unreadable
-// number.
-func (s *Service) audited(ctx context.Context, res CheckResult, in *CheckInput, req *filter.Request, rp *filter.AuditReplay) CheckResult {
+// number, and sc then too.
+func (s *Service) audited(ctx context.Context, res CheckResult, in *CheckInput, req *filter.Request, sc *auditScratch) CheckResult {
 	a := s.off.opts.Auditor
 	if !s.off.set.Load() || a == nil {
 		return res
 	}
+	if sc == nil {
+		sc = auditScratchPool.Get().(*auditScratch)
+		sc.replay = filter.AuditReplay{}
+	}
+	defer func() {
+		sc.entry[0], sc.replay = filter.AuditEntry{}, filter.AuditReplay{} // drop references before pooling
+		auditScratchPool.Put(sc)
+	}()
 	d := &res.Decision
-	e := filter.AuditEntry{
+	e := &sc.entry[0]
+	*e = filter.AuditEntry{
 		Kind: filter.AuditDecision, ID: d.ID, Time: s.opts.Now(), Actor: actor(ctx),
 		Seller: in.Seller, Purpose: in.Purpose, Channel: filter.Channel(in.Channel), Campaign: in.Campaign,
 		Decision: d.Outcome, RulesVersion: d.RulesVersion,
-		Reasons: make([]filter.AuditReason, len(d.Reasons)),
+		Reasons: sc.reasons[:0],
 	}
-	for i, r := range d.Reasons {
-		e.Reasons[i] = filter.AuditReason{Code: r.Code, List: r.List}
+	for _, r := range d.Reasons {
+		e.Reasons = append(e.Reasons, filter.AuditReason{Code: r.Code, List: r.List})
 	}
 	if req != nil {
 		e.Subject, e.Last4 = s.subject(req.Number), req.Number.Last4()
-		e.Replay = rp
+		e.Replay = &sc.replay
 	}
-	if err := a.Enqueue(e); err != nil {
+	if err := a.Enqueue(sc.entry[:]...); err != nil {
 		d.Outcome = filter.Deny
 		d.Reasons = []filter.Reason{{Code: filter.ReasonUnavailable, Detail: "the decision could not be recorded in the audit trail: " + filter.ErrorMessage(err)}}
 		d.NextAllowedAt = time.Time{}
@@ -130,16 +157,20 @@ func (s *Service) audited(ctx context.Context, res CheckResult, in *CheckInput, 
 	return res
 }
 
-// replayOf keeps what Decide needs to decide the same check again.
-func replayOf(n phone.Number, f *filter.Facts, at time.Time) *filter.AuditReplay {
-	r := &filter.AuditReplay{
+// replayInto keeps in r what Decide needs to decide the same check again,
+// in sc's arrays where they are large enough.
+func replayInto(r *filter.AuditReplay, sc *auditScratch, n phone.Number, f *filter.Facts, at time.Time) {
+	*r = filter.AuditReplay{
 		At: at, Region: n.Region, Area: n.Area, LineType: string(n.Type), TimeZones: n.TimeZones,
-		Lists:       make([]filter.AuditList, len(f.Lists)),
-		Attempts:    slices.Clone(f.Attempts),
+		Lists:       sc.lists[:0],
+		Attempts:    append(sc.attempts[:0], f.Attempts...),
 		Unavailable: slices.Clone(f.Unavailable),
 	}
-	for i, l := range f.Lists {
-		r.Lists[i] = filter.AuditList{List: l.List, State: l.State}
+	if len(f.Attempts) == 0 {
+		r.Attempts = nil
+	}
+	for _, l := range f.Lists {
+		r.Lists = append(r.Lists, filter.AuditList{List: l.List, State: l.State})
 	}
 	for _, c := range f.Consents {
 		r.Consents = append(r.Consents, filter.AuditConsent{Seller: c.Seller, Purpose: c.Purpose, Channel: c.Channel, GrantedAt: c.GrantedAt, ExpiresAt: c.ExpiresAt})
@@ -150,7 +181,6 @@ func replayOf(n phone.Number, f *filter.Facts, at time.Time) *filter.AuditReplay
 	for _, v := range f.Relationships {
 		r.Relationships = append(r.Relationships, filter.AuditRel{Seller: v.Seller, Kind: v.Kind, At: v.At})
 	}
-	return r
 }
 
 // replayed rebuilds the request and facts of an audited check, with subject

@@ -3,8 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -24,48 +23,82 @@ var (
 // and appendAuditScript updates it atomically whichever instance appends.
 //
 //	P:audit:{a}:head        hash: seq, hash (hex) of the last entry; cseq, chash of the checkpoint (last expired entry)
-//	P:audit:{a}:log         hash: seq → entry JSON (filter.AuditEntry's stored form)
-//	P:audit:{a}:time        sorted set, all scores 0: member "<ms, 20 digits>:<seq, 20 digits>" (by time, then seq)
+//	P:audit:{a}:log         hash: seq → the entry's record (filter.AuditRecord, as the writer sealed it)
+//	P:audit:{a}:block       hash: block (seq >> auditBlockShift) → "<least>:<greatest>" Time of its entries (Unix ms)
 //	P:audit:{a}:subj:<S>    sorted set: score and member = seq of each entry about subject S (hex)
-func (k keys) auditHead() string { return k.prefix + ":audit:{a}:head" }
-func (k keys) auditLog() string  { return k.prefix + ":audit:{a}:log" }
-func (k keys) auditTime() string { return k.prefix + ":audit:{a}:time" }
+//
+// The format changed with filter.AuditRecord (it was JSON, with a sorted set
+// of every entry by time); there was no deployed data to migrate, and an old
+// record is reported damaged, never skipped. Time queries read the block
+// summaries and scan only the blocks that can hold a match, in chain order:
+// one small hash field per block instead of a sorted-set member per entry.
+func (k keys) auditHead() string  { return k.prefix + ":audit:{a}:head" }
+func (k keys) auditLog() string   { return k.prefix + ":audit:{a}:log" }
+func (k keys) auditBlock() string { return k.prefix + ":audit:{a}:block" }
 func (k keys) auditSubj(s filter.Subject) string {
 	return k.prefix + ":audit:{a}:subj:" + hex.EncodeToString(s[:])
 }
 
-func timeMember(t time.Time, seq uint64) string {
-	return fmt.Sprintf("%020d:%020d", max(t.UnixMilli(), 0), seq)
-}
+// auditBlockShift sizes the blocks of the time summary (1024 entries); a
+// variable so that the tests can make blocks small enough to cross.
+var auditBlockShift uint = 10
 
-// appendAuditScript appends entries if the chain's head is still the one
-// they were chained on: the read of the last hash and the append are one
+// appendAuditScript appends records if the chain's head is still the one
+// they were sealed on: the read of the last hash and the append are one
 // atomic step, so instances sharing the store keep a single chain.
 //
 //	KEYS[1]   head hash
 //	KEYS[2]   log hash
-//	KEYS[3]   time index
+//	KEYS[3]   block summaries
 //	KEYS[4..] subject indexes, each once
 //	ARGV[1]   the expected head seq ("0" for an empty chain)
 //	ARGV[2]   the expected head hash (hex; "" for an empty chain)
 //	ARGV[3]   the new head seq, ARGV[4] its hash (hex)
-//	ARGV[5..] per entry, 4 values: seq, time member, subject index key
-//	          number (0: none), entry JSON
+//	ARGV[5]   n, the number of records; then n pairs: seq, record
+//	then      m, the number of blocks; then m triples: block, least, greatest (Unix ms)
+//	then      for each subject index KEYS[3+j]: a count c, then c seqs
 //
 // Returns 1 when appended, 0 when the head moved (nothing is written).
+// Commands take many arguments at once (unpack, in chunks below Lua's stack
+// limit) rather than one call per entry.
 var appendAuditScript = goredis.NewScript(`
 local seq = redis.call('HGET', KEYS[1], 'seq') or '0'
 local hash = redis.call('HGET', KEYS[1], 'hash') or ''
 if seq ~= ARGV[1] or hash ~= ARGV[2] then
   return 0
 end
-for i = 5, #ARGV, 4 do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 3])
-  redis.call('ZADD', KEYS[3], 0, ARGV[i + 1])
-  local ki = tonumber(ARGV[i + 2])
-  if ki > 0 then
-    redis.call('ZADD', KEYS[ki], ARGV[i], ARGV[i])
+local n = tonumber(ARGV[5])
+local p = 6
+local last = p + 2 * n - 1
+while p <= last do
+  local e = math.min(p + 3999, last)
+  redis.call('HSET', KEYS[2], unpack(ARGV, p, e))
+  p = e + 1
+end
+local m = tonumber(ARGV[p])
+p = p + 1
+for i = 1, m do
+  local b, lo, hi = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+  local old = redis.call('HGET', KEYS[3], b)
+  if old then
+    local olo, ohi = string.match(old, '^(%-?%d+):(%-?%d+)$')
+    lo = math.min(lo, tonumber(olo))
+    hi = math.max(hi, tonumber(ohi))
   end
+  redis.call('HSET', KEYS[3], b, string.format('%d:%d', lo, hi))
+  p = p + 3
+end
+for k = 4, #KEYS do
+  local c = tonumber(ARGV[p])
+  for i = 1, c, 1000 do
+    local args = {}
+    for j = i, math.min(i + 999, c) do
+      args[#args + 1] = ARGV[p + j]
+      args[#args + 1] = ARGV[p + j]
+    end
+    redis.call('ZADD', KEYS[k], unpack(args))
+  end
+  p = p + c + 1
 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
 return 1
@@ -109,45 +142,72 @@ func (s *Store) AuditCheckpoint(ctx context.Context) (filter.AuditHead, error) {
 	return s.auditMeta(ctx, "read audit checkpoint", "cseq", "chash")
 }
 
-// AppendAudit appends entries after head, atomically (appendAuditScript).
-func (s *Store) AppendAudit(ctx context.Context, head filter.AuditHead, entries []filter.AuditEntry) error {
+// AuditBatchLimit bounds the records of one AppendAudit (the audit writer
+// reads it): the script that appends them blocks the server for every other
+// client while it runs, ~1 µs a record.
+func (s *Store) AuditBatchLimit() int { return 4096 }
+
+// AppendAudit appends recs after head, atomically, in one script call
+// (appendAuditScript).
+func (s *Store) AppendAudit(ctx context.Context, head filter.AuditHead, recs []filter.AuditRecord) error {
 	const op = "append audit"
 	if err := s.begin(ctx, op); err != nil {
 		return err
 	}
-	if len(entries) == 0 {
+	if len(recs) == 0 {
 		return nil
 	}
-	ks := []string{s.k.auditHead(), s.k.auditLog(), s.k.auditTime()}
-	subjIdx := map[filter.Subject]int{}
+	want := head
+	for _, r := range recs {
+		if !r.Valid() {
+			return filter.Errorf(filter.EInvalid, "", "audit record after %d is not a sealed record", want.Seq)
+		}
+		if r.Seq() != want.Seq+1 || r.Prev() != want.Hash {
+			return filter.Errorf(filter.EInvalid, "", "audit entry %d does not continue the chain at %d", r.Seq(), want.Seq)
+		}
+		want = filter.AuditHead{Seq: r.Seq(), Hash: r.Hash()}
+	}
 	expHash := ""
 	if head.Seq > 0 {
 		expHash = hex.EncodeToString(head.Hash[:])
 	}
-	last := entries[len(entries)-1]
-	args := make([]any, 0, 4+4*len(entries))
-	args = append(args, strconv.FormatUint(head.Seq, 10), expHash, strconv.FormatUint(last.Seq, 10), hex.EncodeToString(last.Hash[:]))
-	want := head
-	for i := range entries {
-		e := &entries[i]
-		if e.Seq != want.Seq+1 || e.Prev != want.Hash {
-			return filter.Errorf(filter.EInvalid, "", "audit entry %d does not continue the chain at %d", e.Seq, want.Seq)
+	ks := []string{s.k.auditHead(), s.k.auditLog(), s.k.auditBlock()}
+	args := make([]any, 0, 8+2*len(recs)+2*len(recs)/64+len(recs)+8)
+	args = append(args, head.Seq, expHash, want.Seq, hex.EncodeToString(want.Hash[:]), len(recs))
+	for _, r := range recs {
+		args = append(args, r.Seq(), []byte(r))
+	}
+	// Block summaries: recs are in Seq order, so each block is one run.
+	nb := len(args)
+	args = append(args, 0)
+	for i := 0; i < len(recs); {
+		blk := recs[i].Seq() >> auditBlockShift
+		lo, hi := recs[i].Time().UnixMilli(), recs[i].Time().UnixMilli()
+		for ; i < len(recs) && recs[i].Seq()>>auditBlockShift == blk; i++ {
+			t := recs[i].Time().UnixMilli()
+			lo, hi = min(lo, t), max(hi, t)
 		}
-		want = filter.AuditHead{Seq: e.Seq, Hash: e.Hash}
-		v, err := e.MarshalJSON() // directly: json.Marshal would re-scan and compact the output
-		if err != nil {
-			return filter.Wrap(filter.EInvalid, err, "audit entry %d", e.Seq)
-		}
-		ki := 0
-		if e.Subject != (filter.Subject{}) {
-			var ok bool
-			if ki, ok = subjIdx[e.Subject]; !ok {
-				ks = append(ks, s.k.auditSubj(e.Subject))
-				ki = len(ks) // Lua's KEYS are 1-based
-				subjIdx[e.Subject] = ki
+		args = append(args, blk, lo, hi)
+		args[nb] = args[nb].(int) + 1
+	}
+	// Subject indexes: each key once, with its seqs.
+	bySubj := map[filter.Subject][]uint64{}
+	var order []filter.Subject
+	for _, r := range recs {
+		if sub, ok := r.Subject(); ok {
+			if _, seen := bySubj[sub]; !seen {
+				order = append(order, sub)
 			}
+			bySubj[sub] = append(bySubj[sub], r.Seq())
 		}
-		args = append(args, strconv.FormatUint(e.Seq, 10), timeMember(e.Time, e.Seq), ki, v)
+	}
+	for _, sub := range order {
+		ks = append(ks, s.k.auditSubj(sub))
+		seqs := bySubj[sub]
+		args = append(args, len(seqs))
+		for _, q := range seqs {
+			args = append(args, q)
+		}
 	}
 	n, err := appendAuditScript.Run(ctx, s.rdb, ks, args...).Int()
 	if err != nil {
@@ -159,28 +219,84 @@ func (s *Store) AppendAudit(ctx context.Context, head filter.AuditHead, entries 
 	return nil
 }
 
-func decodeAuditEntry(v any) (filter.AuditEntry, bool, error) {
-	str, ok := v.(string)
-	if !ok {
-		return filter.AuditEntry{}, false, nil
-	}
-	var e filter.AuditEntry
-	if err := json.Unmarshal([]byte(str), &e); err != nil {
-		return e, false, errCorrupt("audit")
-	}
-	return e, true, nil
-}
-
-// maxAuditScan bounds the index entries one QueryAudit page examines.
+// maxAuditScan bounds the index entries and records one QueryAudit page
+// examines.
 const maxAuditScan = 100_000
+
+// auditPage is the page size of the reads of the log.
+const auditPage = 1000
 
 func badCursor() error {
 	return filter.Errorf(filter.EInvalid, "invalid_cursor", "the cursor is not one this store returned")
 }
 
-// QueryAudit returns a page of matching entries: by number through the
-// subject index (chain order), otherwise through the time index (time order).
-// Cursors are "s<seq>" and "t<time member>".
+// page gathers one QueryAudit page.
+type page struct {
+	q        *filter.AuditQuery
+	out      []filter.AuditEntry
+	examined int
+	pos      uint64 // every Seq up to pos is examined
+}
+
+// take examines the record of seq (v nil: missing) and reports true when the
+// page is complete: full, or at its bound of work.
+func (p *page) take(seq uint64, v any) (bool, error) {
+	if p.examined++; p.examined > maxAuditScan {
+		return true, nil
+	}
+	p.pos = seq
+	str, ok := v.(string)
+	if !ok {
+		return false, nil // expired, or deleted: Verify reports it
+	}
+	r := filter.AuditRecord(str)
+	if !r.Valid() {
+		return false, errCorrupt("audit")
+	}
+	if !p.q.MayMatch(r) {
+		return false, nil
+	}
+	e, err := r.Decode()
+	if err != nil {
+		return false, errCorrupt("audit")
+	}
+	if !p.q.Matches(&e) {
+		return false, nil
+	}
+	p.out = append(p.out, e)
+	return len(p.out) == p.q.Limit, nil
+}
+
+// fields returns the log's fields for Seq lo..hi.
+func fields(lo, hi uint64) []string {
+	fs := make([]string, 0, hi-lo+1)
+	for n := lo; n <= hi; n++ {
+		fs = append(fs, strconv.FormatUint(n, 10))
+	}
+	return fs
+}
+
+// scan examines the records with Seq in [lo, hi].
+func (s *Store) scan(ctx context.Context, p *page, lo, hi uint64) (bool, error) {
+	for ; lo <= hi; lo += auditPage {
+		end := min(lo+auditPage-1, hi)
+		vals, err := s.rdb.HMGet(ctx, s.k.auditLog(), fields(lo, end)...).Result()
+		if err != nil {
+			return false, fail(ctx, "query audit", err)
+		}
+		for i, v := range vals {
+			if done, err := p.take(lo+uint64(i), v); done || err != nil {
+				return done, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// QueryAudit returns a page of matching entries in chain order: by number
+// through the subject index, by time through the block summaries, otherwise
+// by reading the chain. Cursors are "s<seq>" (by number) and "c<seq>": the
+// last Seq examined.
 func (s *Store) QueryAudit(ctx context.Context, q filter.AuditQuery) ([]filter.AuditEntry, string, error) {
 	const op = "query audit"
 	if err := s.begin(ctx, op); err != nil {
@@ -190,117 +306,140 @@ func (s *Store) QueryAudit(ctx context.Context, q filter.AuditQuery) ([]filter.A
 		q.Limit = 100
 	}
 	bySubj := q.Subject != (filter.Subject{})
-	var after string // exclusive lower bound in the index
-	switch {
-	case q.After == "":
-	case bySubj && strings.HasPrefix(q.After, "s"):
-		if _, err := strconv.ParseUint(q.After[1:], 10, 64); err != nil {
+	tag := "c"
+	if bySubj {
+		tag = "s"
+	}
+	start := uint64(1)
+	if q.After != "" {
+		n, err := strconv.ParseUint(strings.TrimPrefix(q.After, tag), 10, 64)
+		if err != nil || !strings.HasPrefix(q.After, tag) || n == 1<<64-1 {
 			return nil, "", badCursor()
 		}
-		after = q.After[1:]
-	case !bySubj && strings.HasPrefix(q.After, "t") && len(q.After) == 42:
-		after = q.After[1:]
-	default:
-		return nil, "", badCursor()
+		start = n + 1
 	}
-	var out []filter.AuditEntry
-	examined := 0
-	page := int64(max(q.Limit, 100))
+	head, err := s.AuditHead(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	p := &page{q: &q, pos: start - 1}
+	var done bool
+	switch {
+	case bySubj:
+		done, err = s.querySubject(ctx, p, start)
+	case !q.From.IsZero() || !q.To.IsZero():
+		done, err = s.queryTime(ctx, p, start, head.Seq)
+	default:
+		done, err = s.scan(ctx, p, start, head.Seq)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if done {
+		return p.out, tag + strconv.FormatUint(p.pos, 10), nil
+	}
+	return p.out, "", nil
+}
+
+func (s *Store) querySubject(ctx context.Context, p *page, start uint64) (bool, error) {
+	const op = "query audit"
 	for {
-		var members []string
-		var err error
-		if bySubj {
-			min := "-inf"
-			if after != "" {
-				min = "(" + after
-			}
-			members, err = s.rdb.ZRangeByScore(ctx, s.k.auditSubj(q.Subject), &goredis.ZRangeBy{Min: min, Max: "+inf", Count: page}).Result()
-		} else {
-			min := "-"
-			if after != "" {
-				min = "(" + after
-			} else if !q.From.IsZero() {
-				min = "[" + timeMember(q.From, 0)
-			}
-			maxb := "+"
-			if !q.To.IsZero() {
-				maxb = "(" + timeMember(q.To, 0)
-			}
-			members, err = s.rdb.ZRangeByLex(ctx, s.k.auditTime(), &goredis.ZRangeBy{Min: min, Max: maxb, Count: page}).Result()
-		}
+		members, err := s.rdb.ZRangeByScore(ctx, s.k.auditSubj(p.q.Subject), &goredis.ZRangeBy{
+			Min: strconv.FormatUint(start, 10), Max: "+inf", Count: auditPage,
+		}).Result()
 		if err != nil {
-			return nil, "", fail(ctx, op, err)
+			return false, fail(ctx, op, err)
 		}
 		if len(members) == 0 {
-			return out, "", nil
+			return false, nil
 		}
-		seqs := make([]string, len(members))
+		seqs := make([]uint64, len(members))
 		for i, m := range members {
-			seqs[i] = m
-			if !bySubj {
-				_, seq, _ := strings.Cut(m, ":")
-				seqs[i] = strings.TrimLeft(seq, "0")
+			if seqs[i], err = strconv.ParseUint(m, 10, 64); err != nil {
+				return false, errCorrupt("audit index")
 			}
 		}
-		vals, err := s.rdb.HMGet(ctx, s.k.auditLog(), seqs...).Result()
+		vals, err := s.rdb.HMGet(ctx, s.k.auditLog(), members...).Result()
 		if err != nil {
-			return nil, "", fail(ctx, op, err)
+			return false, fail(ctx, op, err)
 		}
 		for i, v := range vals {
-			after = members[i]
-			cursor := "s" + after
-			if !bySubj {
-				cursor = "t" + after
-			}
-			if examined++; examined > maxAuditScan {
-				return out, cursor, nil
-			}
-			e, ok, err := decodeAuditEntry(v)
-			if err != nil {
-				return nil, "", err
-			}
-			if !ok || !q.Matches(&e) {
-				continue
-			}
-			out = append(out, e)
-			if len(out) == q.Limit {
-				return out, cursor, nil
+			if done, err := p.take(seqs[i], v); done || err != nil {
+				return done, err
 			}
 		}
-		if int64(len(members)) < page {
-			return out, "", nil
+		if len(members) < auditPage {
+			return false, nil
 		}
+		start = seqs[len(seqs)-1] + 1
 	}
 }
 
-// ScanAudit calls fn with the entries from Seq from to the head, reading
+func (s *Store) queryTime(ctx context.Context, p *page, start, head uint64) (bool, error) {
+	const op = "query audit"
+	lo, hi := int64(-1<<63), int64(1<<63-1)
+	if !p.q.From.IsZero() {
+		lo = p.q.From.UnixMilli()
+	}
+	if !p.q.To.IsZero() {
+		hi = p.q.To.UnixMilli()
+		if p.q.To.Nanosecond()%1e6 != 0 {
+			hi++ // To is exclusive: a block reaching into its millisecond may hold a match
+		}
+	}
+	for blk := start >> auditBlockShift; blk <= head>>auditBlockShift; {
+		last := min(blk+auditPage-1, head>>auditBlockShift)
+		vals, err := s.rdb.HMGet(ctx, s.k.auditBlock(), fields(blk, last)...).Result()
+		if err != nil {
+			return false, fail(ctx, op, err)
+		}
+		for i, v := range vals {
+			b := blk + uint64(i)
+			if p.examined++; p.examined > maxAuditScan {
+				return true, nil
+			}
+			first, end := max(start, b<<auditBlockShift), min((b+1)<<auditBlockShift-1, head)
+			if str, ok := v.(string); ok {
+				l, g, ok := strings.Cut(str, ":")
+				least, err1 := strconv.ParseInt(l, 10, 64)
+				greatest, err2 := strconv.ParseInt(g, 10, 64)
+				if !ok || err1 != nil || err2 != nil {
+					return false, errCorrupt("audit block")
+				}
+				if greatest >= lo && least < hi {
+					if done, err := s.scan(ctx, p, first, end); done || err != nil {
+						return done, err
+					}
+				}
+			}
+			p.pos = end
+		}
+		blk = last + 1
+	}
+	return false, nil
+}
+
+// ScanAudit calls fn with the records from Seq from to the head, reading
 // pages of 1000.
-func (s *Store) ScanAudit(ctx context.Context, from uint64, fn func(filter.AuditEntry) error) error {
+func (s *Store) ScanAudit(ctx context.Context, from uint64, fn func(uint64, filter.AuditRecord) error) error {
 	const op = "scan audit"
 	head, err := s.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
 	from = max(from, 1)
-	for lo := from; lo <= head.Seq; lo += 1000 {
-		hi := min(lo+999, head.Seq)
-		fields := make([]string, 0, hi-lo+1)
-		for n := lo; n <= hi; n++ {
-			fields = append(fields, strconv.FormatUint(n, 10))
-		}
-		vals, err := s.rdb.HMGet(ctx, s.k.auditLog(), fields...).Result()
+	for lo := from; lo <= head.Seq; lo += auditPage {
+		hi := min(lo+auditPage-1, head.Seq)
+		vals, err := s.rdb.HMGet(ctx, s.k.auditLog(), fields(lo, hi)...).Result()
 		if err != nil {
 			return fail(ctx, op, err)
 		}
-		for _, v := range vals {
-			e, ok, err := decodeAuditEntry(v)
-			if err != nil {
-				return err
-			}
+		for i, v := range vals {
+			str, ok := v.(string)
 			if !ok {
 				continue
 			}
-			if err := fn(e); err != nil {
+			if err := fn(lo+uint64(i), filter.AuditRecord(str)); err != nil {
 				return err
 			}
 		}
@@ -308,8 +447,48 @@ func (s *Store) ScanAudit(ctx context.Context, from uint64, fn func(filter.Audit
 	return nil
 }
 
+// expireAuditScript deletes expired entries and moves the checkpoint past
+// them, unless another instance's expiry moved it further already (the
+// checkpoint never goes back).
+//
+//	KEYS[1]   head hash
+//	KEYS[2]   log hash
+//	KEYS[3]   block summaries
+//	KEYS[4..] subject indexes of the deleted entries, one per entry with a subject
+//	ARGV[1]   the new checkpoint seq, ARGV[2] its hash (hex)
+//	ARGV[3]   n, then n seqs to delete
+//	then      m, then m blocks to delete (emptied)
+//	then      one seq per KEYS[4..], to remove from that index
+//
+// Returns 1 when the checkpoint moved, 0 when it was past ARGV[1] already.
+var expireAuditScript = goredis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], 'cseq') or '0')
+if cur >= tonumber(ARGV[1]) then
+  return 0
+end
+local n = tonumber(ARGV[3])
+local p = 4
+for i = 1, n do
+  redis.call('HDEL', KEYS[2], ARGV[p])
+  p = p + 1
+end
+local m = tonumber(ARGV[p])
+p = p + 1
+for i = 1, m do
+  redis.call('HDEL', KEYS[3], ARGV[p])
+  p = p + 1
+end
+for k = 4, #KEYS do
+  redis.call('ZREM', KEYS[k], ARGV[p])
+  p = p + 1
+end
+redis.call('HSET', KEYS[1], 'cseq', ARGV[1], 'chash', ARGV[2])
+return 1
+`)
+
 // ExpireAudit deletes up to limit entries from the start of the chain whose
-// Time is before before, and moves the checkpoint past them, in one MULTI.
+// Time is before before, and moves the checkpoint past them, in one script
+// call (expireAuditScript).
 func (s *Store) ExpireAudit(ctx context.Context, before time.Time, limit int) (int, error) {
 	const op = "expire audit"
 	cp, err := s.AuditCheckpoint(ctx)
@@ -320,37 +499,53 @@ func (s *Store) ExpireAudit(ctx context.Context, before time.Time, limit int) (i
 	if err != nil {
 		return 0, err
 	}
-	var old []filter.AuditEntry
-	err = s.ScanAudit(ctx, cp.Seq+1, func(e filter.AuditEntry) error {
-		if len(old) >= limit || !e.Time.Before(before) || e.Seq != cp.Seq+1+uint64(len(old)) || e.Seq > head.Seq {
+	type old struct {
+		seq     uint64
+		hash    [32]byte
+		subject filter.Subject
+		has     bool
+	}
+	var olds []old
+	err = s.ScanAudit(ctx, cp.Seq+1, func(seq uint64, r filter.AuditRecord) error {
+		if len(olds) >= limit || seq != cp.Seq+1+uint64(len(olds)) || seq > head.Seq || !r.Valid() || !r.Time().Before(before) {
 			return errStopScan
 		}
-		old = append(old, e)
+		sub, has := r.Subject()
+		olds = append(olds, old{seq: seq, hash: r.Hash(), subject: sub, has: has})
 		return nil
 	})
-	if err != nil && err != errStopScan {
+	if err != nil && !errors.Is(err, errStopScan) {
 		return 0, err
 	}
-	if len(old) == 0 {
+	if len(olds) == 0 {
 		return 0, nil
 	}
-	last := old[len(old)-1]
-	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, e := range old {
-			seq := strconv.FormatUint(e.Seq, 10)
-			p.HDel(ctx, s.k.auditLog(), seq)
-			p.ZRem(ctx, s.k.auditTime(), timeMember(e.Time, e.Seq))
-			if e.Subject != (filter.Subject{}) {
-				p.ZRem(ctx, s.k.auditSubj(e.Subject), seq)
-			}
+	last := olds[len(olds)-1]
+	ks := []string{s.k.auditHead(), s.k.auditLog(), s.k.auditBlock()}
+	args := []any{last.seq, hex.EncodeToString(last.hash[:]), len(olds)}
+	for _, o := range olds {
+		args = append(args, o.seq)
+	}
+	// Blocks that end at or before the new checkpoint hold nothing any more.
+	var blocks []any
+	for b := (cp.Seq + 1) >> auditBlockShift; b < (last.seq+1)>>auditBlockShift; b++ {
+		blocks = append(blocks, b)
+	}
+	args = append(append(args, len(blocks)), blocks...)
+	for _, o := range olds {
+		if o.has {
+			ks = append(ks, s.k.auditSubj(o.subject))
+			args = append(args, o.seq)
 		}
-		p.HSet(ctx, s.k.auditHead(), "cseq", strconv.FormatUint(last.Seq, 10), "chash", hex.EncodeToString(last.Hash[:]))
-		return nil
-	})
+	}
+	moved, err := expireAuditScript.Run(ctx, s.rdb, ks, args...).Int()
 	if err != nil {
 		return 0, fail(ctx, op, err)
 	}
-	return len(old), nil
+	if moved == 0 {
+		return 0, nil // another instance expired them first
+	}
+	return len(olds), nil
 }
 
-var errStopScan = fmt.Errorf("stop scan")
+var errStopScan = errors.New("stop scan")
