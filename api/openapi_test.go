@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +185,77 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			t.Errorf("api/openapi.json documents %s, which no route serves", r)
 		}
 	}
+}
+
+// TestOpenAPIReasonCodes: the document's ReasonCode enum is exactly the
+// reason codes the filter package declares (every constant of type
+// ReasonCode in its source), so that a new code cannot ship undocumented.
+func TestOpenAPIReasonCodes(t *testing.T) {
+	doc, _ := loadDoc(t)
+	var documented []string
+	enum, _ := doc.Components.Schemas["ReasonCode"].(map[string]any)["enum"].([]any)
+	for _, c := range enum {
+		documented = append(documented, fmt.Sprint(c))
+	}
+	declared := filterReasonCodes(t)
+	if len(declared) < 20 {
+		t.Fatalf("found only %d reason codes in ../filter: %v (has the declaration changed?)", len(declared), declared)
+	}
+	for _, c := range declared {
+		if !slices.Contains(documented, c) {
+			t.Errorf("reason code %q is declared in filter but missing from the ReasonCode enum of api/openapi.json", c)
+		}
+	}
+	for _, c := range documented {
+		if !slices.Contains(declared, c) {
+			t.Errorf("api/openapi.json documents reason code %q, which filter does not declare", c)
+		}
+	}
+}
+
+// filterReasonCodes returns the values of the constants of type ReasonCode
+// declared in the filter package's (non-test) source.
+func filterReasonCodes(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../filter/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("filter sources: %v (%d files)", err, len(files))
+	}
+	var codes []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "ReasonCode" {
+					continue
+				}
+				for _, v := range vs.Values {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("%s: a ReasonCode constant that is not a string literal", fset.Position(v.Pos()))
+					}
+					c, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					codes = append(codes, c)
+				}
+			}
+		}
+	}
+	return codes
 }
 
 // TestOpenAPIExamples sends every request example of the document through the
@@ -426,8 +502,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // validator checks JSON values against the subset of JSON Schema the document
 // uses: $ref, type (one or several), enum, const, required, properties,
-// additionalProperties: false, items, minItems, maxItems, pattern and
-// format: date-time.
+// additionalProperties: false, items, minItems, maxItems, minimum, maximum,
+// pattern and format: date-time.
 type validator struct{ doc *openAPIDoc }
 
 // resolve follows a $ref into the components.
@@ -476,6 +552,13 @@ func (v validator) validate(schema, val any, at string) error {
 		return fmt.Errorf("%s: %v is not one of %v", at, val, enum)
 	}
 	switch val := val.(type) {
+	case float64:
+		if n, ok := s["minimum"].(float64); ok && val < n {
+			return fmt.Errorf("%s: %v is below the minimum %v", at, val, n)
+		}
+		if n, ok := s["maximum"].(float64); ok && val > n {
+			return fmt.Errorf("%s: %v is above the maximum %v", at, val, n)
+		}
 	case string:
 		if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(val) {
 			return fmt.Errorf("%s: %q does not match %s", at, val, p)

@@ -364,9 +364,10 @@ func (l *Lists) Add(ctx context.Context, name string, keys []uint64) (added int,
 // AddUntil adds keys as Add does, each to expire at expiresAt (see
 // filter.ExpiringListStore): the filter holds them as any other key (a
 // "maybe"), and the store's exact answer carries the expiry. EInvalid when
-// the store (or a store it wraps) keeps no expiring entries.
+// the store keeps no expiring entries (every filter.Store does; a Store of
+// lists only may not).
 func (l *Lists) AddUntil(ctx context.Context, name string, keys []uint64, expiresAt time.Time) (added int, err error) {
-	x, ok := filter.StoreAs[filter.ExpiringListStore](l.st)
+	x, ok := l.st.(filter.ExpiringListStore)
 	if !ok {
 		return 0, filter.Errorf(filter.EInvalid, "", "the store does not keep expiring list entries")
 	}

@@ -159,8 +159,9 @@ func (e *evaluation) checkOutcomes() {
 
 // checkRenewal denies a purpose with a renewal window unless now is within
 // RenewalWindowDays before the expiry of a policy the number holds with the
-// seller (a relationship with PolicyExpiresAt, recorded at or before now):
-// from expiry − N days, inclusive, to the expiry, exclusive.
+// seller (a relationship with PolicyExpiresAt, recorded at or before now and
+// not before the number's disconnect: an earlier holder's policy is not this
+// one's): from expiry − N days, inclusive, to the expiry, exclusive.
 func (e *evaluation) checkRenewal() {
 	n := e.p.RenewalWindowDays
 	if n <= 0 {
@@ -168,10 +169,15 @@ func (e *evaluation) checkRenewal() {
 	}
 	window := time.Duration(n) * 24 * time.Hour
 	var next time.Time // the nearest expiry whose window has not opened yet
+	gone := false      // a policy was set aside as an earlier holder's
 	for i := range e.facts.Relationships {
 		r := &e.facts.Relationships[i]
 		exp := r.PolicyExpiresAt
 		if r.Seller != e.req.Seller || r.At.After(e.now) || exp.IsZero() || !e.now.Before(exp) {
+			continue
+		}
+		if e.reassignedAfter(r.At) {
+			gone = true
 			continue
 		}
 		if !e.now.Before(exp.Add(-window)) {
@@ -186,8 +192,12 @@ func (e *evaluation) checkRenewal() {
 		if len(e.facts.Unavailable) > 0 {
 			return // as for no_consent: the policy may be what could not be read
 		}
-		e.deny(ReasonOutsideRenewalWindow, "", "renewal solicitations for "+e.req.Purpose+" are allowed only within "+days+
-			" days before the expiry of a policy held with "+e.req.Seller+", and none is on record")
+		detail := "renewal solicitations for " + e.req.Purpose + " are allowed only within " + days +
+			" days before the expiry of a policy held with " + e.req.Seller + ", and none is on record"
+		if gone {
+			detail += " since the number was disconnected on " + day(e.facts.DisconnectedAt) + " (reassigned)"
+		}
+		e.deny(ReasonOutsideRenewalWindow, "", detail)
 		return
 	}
 	e.deny(ReasonOutsideRenewalWindow, "", "the policy expires on "+day(next)+": renewal solicitations for "+e.req.Purpose+
@@ -269,6 +279,7 @@ type evaluation struct {
 	cons        consentResult
 	relDone     bool
 	rel         *Relationship
+	relGone     *Relationship // would exempt, but predates the disconnect
 }
 
 func (e *evaluation) add(r Reason) {
@@ -356,6 +367,10 @@ func (e *evaluation) checkLists() {
 		if !f.ExpiresAt.IsZero() {
 			detail += " until " + f.ExpiresAt.UTC().Format(time.RFC3339)
 		}
+		if r := e.relGone; r != nil && flags&exemptByRelationship != 0 {
+			detail += "; the " + string(r.Kind) + " on " + day(r.At) + " would exempt it, but the number was disconnected on " +
+				day(e.facts.DisconnectedAt) + " (reassigned): that relationship was an earlier holder's and no longer counts"
+		}
 		e.deny(ReasonOnList, list, detail)
 	}
 }
@@ -376,7 +391,9 @@ func (e *evaluation) staleDetail(list string, updated time.Time, age time.Durati
 
 // bestRelationship returns the most recent relationship with the seller that is
 // recent enough to exempt, nil if none. A relationship dated after now does
-// not count: it has not happened yet.
+// not count: it has not happened yet. Nor does one dated before the number's
+// disconnect (reassigned: it was an earlier holder's); the most recent of
+// those that would otherwise exempt is kept in e.relGone, for the details.
 func (e *evaluation) bestRelationship() *Relationship {
 	if e.relDone {
 		return e.rel
@@ -398,11 +415,26 @@ func (e *evaluation) bestRelationship() *Relationship {
 		if days <= 0 || e.now.Sub(r.At) > time.Duration(days)*24*time.Hour {
 			continue
 		}
+		if e.reassignedAfter(r.At) {
+			if e.relGone == nil || r.At.After(e.relGone.At) {
+				e.relGone = r
+			}
+			continue
+		}
 		if e.rel == nil || r.At.After(e.rel.At) {
 			e.rel = r
 		}
 	}
 	return e.rel
+}
+
+// reassignedAfter reports whether the number was disconnected after t (and
+// at or before now), so that whoever held it at t may not hold it now: what
+// that holder consented to or bought no longer counts. A disconnect at t
+// itself does not: the record is taken to be the new holder's.
+func (e *evaluation) reassignedAfter(t time.Time) bool {
+	dc := e.facts.DisconnectedAt
+	return !dc.IsZero() && t.Before(dc) && !dc.After(e.now)
 }
 
 // consentStatus orders the states a consent can be in: the best one found
@@ -440,8 +472,8 @@ func (e *evaluation) bestConsent() consentResult {
 			continue
 		}
 		r := consentResult{status: consentEffective, consent: c}
-		if dc := e.facts.DisconnectedAt; !dc.IsZero() && c.GrantedAt.Before(dc) && !dc.After(e.now) {
-			r.status, r.at = consentReassigned, dc
+		if e.reassignedAfter(c.GrantedAt) {
+			r.status, r.at = consentReassigned, e.facts.DisconnectedAt
 		} else if at, ok := e.revoked(c); ok {
 			r.status, r.at = consentRevoked, at
 		} else if !c.ExpiresAt.IsZero() && !e.now.Before(c.ExpiresAt) {

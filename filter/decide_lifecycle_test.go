@@ -111,6 +111,42 @@ func TestDecideReassigned(t *testing.T) {
 	})
 }
 
+// A relationship (purchase, inquiry) recorded before the number's last
+// disconnect was an earlier holder's: it no longer exempts lists (a false
+// allow otherwise), and the deny says why. One recorded after it does.
+func TestDecideReassignedRelationship(t *testing.T) {
+	now := MustTime(t, "America/New_York", "2026-03-04 14:00")
+	jan := now.AddDate(0, -2, 0)
+	feb := now.AddDate(0, -1, 0)
+	purchase := func(at time.Time) factsOpt { return withRelationship(seller, RelationshipPurchase, at) }
+	inquiry := func(at time.Time) factsOpt { return withRelationship(seller, RelationshipInquiry, at) }
+	runDecideCases(t, []decideCase{
+		{name: "purchase before the disconnect", now: now, facts: mkFacts(present("national"), purchase(jan), disconnected(feb)),
+			reasons: "on_list:national"},
+		{name: "inquiry before the disconnect", now: now, facts: mkFacts(present("state"), inquiry(feb.Add(-time.Hour)), disconnected(feb)),
+			reasons: "on_list:state"},
+		{name: "purchase after the disconnect", now: now, facts: mkFacts(present("national"), purchase(feb.Add(time.Hour)), disconnected(feb)),
+			allow: true, reasons: "relationship_exemption:national"},
+		{name: "purchase at the instant of the disconnect counts", now: now, facts: mkFacts(present("national"), purchase(feb), disconnected(feb)),
+			allow: true, reasons: "relationship_exemption:national"},
+		{name: "an old purchase and a new inquiry: the new one exempts", now: now,
+			facts: mkFacts(present("national"), purchase(jan), inquiry(feb.Add(day24)), disconnected(feb)),
+			allow: true, reasons: "relationship_exemption:national"},
+		{name: "a disconnect dated in the future does not count yet", now: now,
+			facts: mkFacts(present("national"), purchase(jan), disconnected(now.Add(time.Hour))), allow: true, reasons: "relationship_exemption:national"},
+		{name: "no disconnect: the exemption holds", now: now, facts: mkFacts(present("national"), purchase(jan)),
+			allow: true, reasons: "relationship_exemption:national"},
+		{name: "both lists", now: now, facts: mkFacts(present("national", "state"), inquiry(jan), disconnected(feb)),
+			reasons: "on_list:national on_list:state"},
+	})
+	d := Decide(MustShipped(t), Request{Number: nyNumber, Channel: ChannelCall, Purpose: "insurance", Seller: seller},
+		mkFacts(present("national"), purchase(jan), disconnected(feb)), now)
+	want := "the purchase on " + day(jan) + " would exempt it, but the number was disconnected on " + day(feb) + " (reassigned)"
+	if len(d.Reasons) != 1 || !strings.Contains(d.Reasons[0].Detail, want) {
+		t.Fatalf("detail: got %+v, want it to contain %q", d.Reasons, want)
+	}
+}
+
 // renewalDoc states China's P&C rule: renewal solicitations no earlier than
 // 40 days before the policy expires.
 const renewalDoc = `
@@ -154,6 +190,10 @@ func TestDecideRenewalWindow(t *testing.T) {
 			facts: mkFacts(), allow: true},
 		{name: "missing facts: not claimed", rules: rs, purpose: "insurance_renewal", now: now,
 			facts: mkFacts(withUnavailable("store: unavailable")), reasons: "unavailable"},
+		{name: "an earlier holder's policy (before the disconnect)", rules: rs, purpose: "insurance_renewal", now: now,
+			facts: mkFacts(withPolicy(seller, bought, in(5*day24)), disconnected(bought.Add(day24))), reasons: "outside_renewal_window"},
+		{name: "a policy bought after the disconnect", rules: rs, purpose: "insurance_renewal", now: now,
+			facts: mkFacts(withPolicy(seller, bought, in(5*day24)), disconnected(bought.Add(-day24))), allow: true},
 	})
 	d := Decide(rs, Request{Number: nyNumber, Channel: ChannelCall, Purpose: "insurance_renewal", Seller: seller},
 		mkFacts(withPolicy(seller, bought, time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC))), now)

@@ -12,8 +12,10 @@ import (
 // EConflict where stated. Consent, relationship and attempt records are keyed by
 // Subject, never by the plain number; only lists hold numbers (as keys).
 type Store interface {
-	ListStore
+	ExpiringListStore // a ListStore whose entries may expire
 	FactStore
+	ReassignedStore
+	OutcomeStore
 	KeyStore
 	Close() error
 }
@@ -40,8 +42,6 @@ type ListStore interface {
 // entries). The entry stays in the list (ScanList yields it, Count counts
 // it, and bloom filters built from it say "maybe") until it is removed;
 // Facts reports its ExpiresAt, and Decide reads it as absent from then on.
-// Both stores implement it; it is not part of Store yet only so that
-// wrappers outside the stores (metrics) keep compiling until they pass it on.
 type ExpiringListStore interface {
 	ListStore
 	// AddToListUntil adds keys to the named list as AddToList does, each to
@@ -56,8 +56,7 @@ type ExpiringListStore interface {
 
 // ReassignedStore keeps what a reassigned-numbers feed says: the latest date
 // each number was disconnected, by Subject (never the plain number). Facts
-// reads it into Facts.DisconnectedAt in its one round trip. Both stores
-// implement it (see ExpiringListStore for why it is not in Store yet).
+// reads it into Facts.DisconnectedAt in its one round trip.
 type ReassignedStore interface {
 	// PutDisconnects records each disconnect; for one Subject the latest At
 	// is kept, so an older row of a later feed changes nothing. EInvalid
@@ -65,29 +64,9 @@ type ReassignedStore interface {
 	PutDisconnects(ctx context.Context, ds []Disconnect) error
 }
 
-// StoreAs returns st as a T, or the first store st wraps (through a method
-// Unwrap() Store, as metrics.Store has) that is one, and whether there is
-// one: the way to the optional interfaces above through wrappers that do not
-// pass them on. A call through an unwrapped store skips the wrappers.
-func StoreAs[T any](st any) (T, bool) {
-	for range 8 { // wrappers nest a few deep; a cycle would not end
-		if t, ok := st.(T); ok {
-			return t, true
-		}
-		u, ok := st.(interface{ Unwrap() Store })
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
-	}
-	var zero T
-	return zero, false
-}
-
 // OutcomeStore keeps how contact attempts ended, by Subject. Facts reads the
 // outcomes of q.Subject with q.Seller at or after q.OutcomesSince into
-// Facts.Outcomes in its one round trip. Both stores implement it (see
-// ExpiringListStore for why it is not in Store yet).
+// Facts.Outcomes in its one round trip.
 type OutcomeStore interface {
 	// RecordOutcome records o; two outcomes at one instant are both kept.
 	// Outcomes older than MaxOutcomeAge may be pruned. EInvalid (nothing
@@ -112,11 +91,13 @@ type FactStore interface {
 	// Facts reads, in one round trip, every fact q asks for: the exact
 	// membership of q.Key in each of q.Lists (ListPresent or ListAbsent), the
 	// consents of q.Subject with q.Seller (every purpose and channel), every
-	// revocation of q.Subject, the relationships of q.Subject with q.Seller, and
+	// revocation of q.Subject, the relationships of q.Subject with q.Seller,
 	// the attempts recorded for (Subject, Seller, Purpose, Channel) at or after
-	// q.AttemptsSince (none when it is zero), and, from stores that are
-	// ReassignedStores, the latest disconnect date of q.Subject. A present
-	// list entry that expires carries its ExpiresAt (see ExpiringListStore).
+	// q.AttemptsSince (none when it is zero), the latest disconnect date of
+	// q.Subject (see ReassignedStore), and the outcomes of q.Subject with
+	// q.Seller at or after q.OutcomesSince (none when it is zero; see
+	// OutcomeStore). A present list entry that expires carries its ExpiresAt
+	// (see ExpiringListStore).
 	Facts(ctx context.Context, q FactsQuery) (Facts, error)
 	// Reserve records an attempt at q.At for (Subject, Seller, Purpose, Channel)
 	// if, counting it, no cap in q.Caps is exceeded, and reports whether it did.

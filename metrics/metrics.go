@@ -67,7 +67,8 @@ func InstrumentStore(st filter.Store, reg prometheus.Registerer) *Store {
 	return s
 }
 
-// Unwrap returns the wrapped store.
+// Unwrap returns the wrapped store (for what only it has: a Redis store's
+// client, for instance).
 func (s *Store) Unwrap() filter.Store { return s.next }
 
 // observe records one call of method that began at start and ended with err.
@@ -92,6 +93,14 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 	start := time.Now()
 	n, err := s.next.AddToList(ctx, list, keys)
 	s.observe("AddToList", start, err)
+	return n, err
+}
+
+// AddToListUntil implements filter.Store.
+func (s *Store) AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (int, error) {
+	start := time.Now()
+	n, err := s.next.AddToListUntil(ctx, list, keys, expiresAt)
+	s.observe("AddToListUntil", start, err)
 	return n, err
 }
 
@@ -168,6 +177,22 @@ func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) erro
 	start := time.Now()
 	err := s.next.PutRelationship(ctx, r)
 	s.observe("PutRelationship", start, err)
+	return err
+}
+
+// PutDisconnects implements filter.Store.
+func (s *Store) PutDisconnects(ctx context.Context, ds []filter.Disconnect) error {
+	start := time.Now()
+	err := s.next.PutDisconnects(ctx, ds)
+	s.observe("PutDisconnects", start, err)
+	return err
+}
+
+// RecordOutcome implements filter.Store.
+func (s *Store) RecordOutcome(ctx context.Context, o filter.CallOutcome) error {
+	start := time.Now()
+	err := s.next.RecordOutcome(ctx, o)
+	s.observe("RecordOutcome", start, err)
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -72,6 +73,56 @@ func TestInstrumentStore(t *testing.T) {
 	if n, _ := testutil.GatherAndCount(reg, "callfilter_store_errors_total"); n != 1 {
 		t.Errorf("%d error series, want 1 (Facts only)", n)
 	}
+}
+
+// The writes of expiring entries, disconnects and outcomes reach the wrapped
+// store (its Facts read them back) and are counted, failures included.
+func TestInstrumentStoreLifecycle(t *testing.T) {
+	ctx := t.Context()
+	reg := prometheus.NewRegistry()
+	faulty := openStore(t)
+	st := metrics.InstrumentStore(faulty, reg)
+	now := time.Now().UTC().Truncate(time.Second)
+	subj := filter.Subject{7}
+	until := now.Add(24 * time.Hour)
+	if _, err := st.AddToListUntil(ctx, "internal", []uint64{12125550134}, until); err != nil {
+		t.Fatalf("AddToListUntil: %v", err)
+	}
+	if err := st.PutDisconnects(ctx, []filter.Disconnect{{Subject: subj, At: now.Add(-time.Hour)}}); err != nil {
+		t.Fatalf("PutDisconnects: %v", err)
+	}
+	o := filter.CallOutcome{Subject: subj, Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, Kind: filter.OutcomeNoAnswer, At: now.Add(-time.Minute)}
+	if err := st.RecordOutcome(ctx, o); err != nil {
+		t.Fatalf("RecordOutcome: %v", err)
+	}
+	f, err := st.Facts(ctx, filter.FactsQuery{Key: 12125550134, Lists: []string{"internal"}, Subject: subj, Seller: "acme", OutcomesSince: now.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Lists) != 1 || !f.Lists[0].ExpiresAt.Equal(until) {
+		t.Errorf("lists %+v, want internal expiring at %v", f.Lists, until)
+	}
+	if got, want := f.DisconnectedAt, now.Add(-time.Hour); !got.Equal(want) {
+		t.Errorf("DisconnectedAt = %v, want %v", got, want)
+	}
+	if len(f.Outcomes) != 1 || f.Outcomes[0].Kind != filter.OutcomeNoAnswer {
+		t.Errorf("outcomes %+v, want the one no_answer", f.Outcomes)
+	}
+	faulty.FailOn(store.MethodRecordOutcome, nil)
+	if err := st.RecordOutcome(ctx, o); err == nil {
+		t.Fatal("RecordOutcome: no injected error")
+	}
+	for _, c := range []struct {
+		method string
+		want   float64
+	}{
+		{"AddToListUntil", 1}, {"PutDisconnects", 1}, {"RecordOutcome", 2},
+	} {
+		if got := testutil.ToFloat64(counter(t, reg, "callfilter_store_calls_total", "method", c.method)); got != c.want {
+			t.Errorf("%s calls = %v, want %v", c.method, got, c.want)
+		}
+	}
+	wantText(t, reg, `callfilter_store_errors_total{kind="unavailable",method="RecordOutcome"} 1`)
 }
 
 // counter returns a collector of the one series name{label=value}, by

@@ -34,7 +34,7 @@ type OutcomeResult struct {
 // revoked), recorded before the outcome so that a failure of the second
 // write never leaves a refusal unhonoured. EInvalid for an unknown outcome,
 // channel or purpose, a missing seller, or an instant after now;
-// EUnavailable when the store keeps no outcomes or cannot be written.
+// EUnavailable when the store cannot be written.
 func (s *Service) RecordOutcome(ctx context.Context, in OutcomeInput) (OutcomeResult, error) {
 	n, err := s.normalizeForRecord(in.Number, in.Region)
 	if err != nil {
@@ -60,10 +60,6 @@ func (s *Service) RecordOutcome(ctx context.Context, in OutcomeInput) (OutcomeRe
 	if at.After(s.opts.Now().Add(time.Minute)) { // a minute of clock skew between dialer and service
 		return OutcomeResult{}, filter.Errorf(filter.EInvalid, "outcome_in_future", "at %s is in the future: report outcomes after the call", at.UTC().Format(time.RFC3339))
 	}
-	ostore, ok := filter.StoreAs[filter.OutcomeStore](s.store)
-	if !ok {
-		return OutcomeResult{}, filter.Errorf(filter.EUnavailable, "", "the store does not keep call outcomes")
-	}
 	var res OutcomeResult
 	if kind == filter.OutcomeRefused || kind == filter.OutcomeOptedOut {
 		o, err := s.OptOut(ctx, OptOutInput{Number: in.Number, Region: in.Region, Seller: in.Seller, Channel: in.Channel,
@@ -73,6 +69,6 @@ func (s *Service) RecordOutcome(ctx context.Context, in OutcomeInput) (OutcomeRe
 		}
 		res = OutcomeResult(o)
 	}
-	err = ostore.RecordOutcome(ctx, filter.CallOutcome{Subject: s.subject(n), Seller: in.Seller, Purpose: in.Purpose, Channel: ch, Kind: kind, At: at})
+	err = s.store.RecordOutcome(ctx, filter.CallOutcome{Subject: s.subject(n), Seller: in.Seller, Purpose: in.Purpose, Channel: ch, Kind: kind, At: at})
 	return res, s.changed(ctx, err, change{Action: "outcome.record", Number: &n, Seller: in.Seller, Purpose: in.Purpose, Channel: ch, Target: string(kind)})
 }

@@ -43,10 +43,6 @@ func (s *Service) ImportReassigned(ctx context.Context, rows []ReassignedInput, 
 	if len(rows) > s.opts.MaxListEdit {
 		return out, filter.Errorf(filter.EInvalid, "too_many_numbers", "one import holds at most %d rows, got %d", s.opts.MaxListEdit, len(rows))
 	}
-	rs, ok := filter.StoreAs[filter.ReassignedStore](s.store)
-	if !ok {
-		return out, filter.Errorf(filter.EUnavailable, "", "the store does not keep reassigned numbers")
-	}
 	now := s.opts.Now()
 	ds := make([]filter.Disconnect, 0, len(rows))
 	for i, r := range rows {
@@ -69,7 +65,7 @@ func (s *Service) ImportReassigned(ctx context.Context, rows []ReassignedInput, 
 	if len(ds) == 0 {
 		return out, nil
 	}
-	err := rs.PutDisconnects(ctx, ds)
+	err := s.store.PutDisconnects(ctx, ds)
 	return out, s.changed(ctx, err, change{Action: "reassigned.import",
 		Detail: fmt.Sprintf("%d disconnects recorded, %d rows rejected", out.Accepted, len(out.Rejected))})
 }

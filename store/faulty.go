@@ -43,12 +43,7 @@ var methods = []string{
 	MethodAddToListUntil, MethodPutDisconnects, MethodRecordOutcome,
 }
 
-var (
-	_ filter.Store             = (*Faulty)(nil)
-	_ filter.ExpiringListStore = (*Faulty)(nil)
-	_ filter.ReassignedStore   = (*Faulty)(nil)
-	_ filter.OutcomeStore      = (*Faulty)(nil)
-)
+var _ filter.Store = (*Faulty)(nil)
 
 // Faulty is a filter.Store that passes calls to another store until told to
 // fail them: every method, or one by name, or ScanList part way through; or to
@@ -191,43 +186,28 @@ func (f *Faulty) AddToList(ctx context.Context, list string, keys []uint64) (int
 	return f.inner.AddToList(ctx, list, keys)
 }
 
-// AddToListUntil implements filter.ExpiringListStore; EInvalid when the
-// wrapped store does not implement it.
+// AddToListUntil implements filter.ExpiringListStore.
 func (f *Faulty) AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (int, error) {
 	if err := f.enter(ctx, MethodAddToListUntil); err != nil {
 		return 0, err
 	}
-	x, ok := f.inner.(filter.ExpiringListStore)
-	if !ok {
-		return 0, filter.Errorf(filter.EInvalid, "", "the store does not keep expiring list entries")
-	}
-	return x.AddToListUntil(ctx, list, keys, expiresAt)
+	return f.inner.AddToListUntil(ctx, list, keys, expiresAt)
 }
 
-// PutDisconnects implements filter.ReassignedStore; EInvalid when the
-// wrapped store does not implement it.
+// PutDisconnects implements filter.ReassignedStore.
 func (f *Faulty) PutDisconnects(ctx context.Context, ds []filter.Disconnect) error {
 	if err := f.enter(ctx, MethodPutDisconnects); err != nil {
 		return err
 	}
-	r, ok := f.inner.(filter.ReassignedStore)
-	if !ok {
-		return filter.Errorf(filter.EInvalid, "", "the store does not keep reassigned numbers")
-	}
-	return r.PutDisconnects(ctx, ds)
+	return f.inner.PutDisconnects(ctx, ds)
 }
 
-// RecordOutcome implements filter.OutcomeStore; EInvalid when the wrapped
-// store does not implement it.
+// RecordOutcome implements filter.OutcomeStore.
 func (f *Faulty) RecordOutcome(ctx context.Context, o filter.CallOutcome) error {
 	if err := f.enter(ctx, MethodRecordOutcome); err != nil {
 		return err
 	}
-	x, ok := f.inner.(filter.OutcomeStore)
-	if !ok {
-		return filter.Errorf(filter.EInvalid, "", "the store does not keep call outcomes")
-	}
-	return x.RecordOutcome(ctx, o)
+	return f.inner.RecordOutcome(ctx, o)
 }
 
 // RemoveFromList implements filter.ListStore.

@@ -28,6 +28,8 @@ Usage:
   callfilter serve        [--config config.yaml]    run the HTTP service (the default)
   callfilter import       [--config config.yaml] --list NAME [--region US] FILE|-
                           load numbers (one per line, or the first CSV column) into a list
+  callfilter import-reassigned [--config config.yaml] [--region US] FILE.csv|-
+                          record a reassigned-numbers feed (number,disconnected date)
   callfilter check-config [--config config.yaml]    validate the configuration and its rules
   callfilter scrub        [--config config.yaml] IN.csv|- -o OUT.csv|- --purpose P --channel C
                           [--seller S] [--region US] [--column C] [--at T] [--charset gbk]
