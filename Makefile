@@ -16,7 +16,16 @@ FUZZ_TARGETS := \
 	./api:FuzzCheckRequest \
 	./scrub:FuzzScrubCSV \
 	./scrub:FuzzDetectColumn \
-	./optout:FuzzClassify
+	./optout:FuzzClassify \
+	./audit:FuzzRecordDecode \
+	./listfeed:FuzzDNC \
+	./listfeed:FuzzDNCChange \
+	./listfeed:FuzzTPS \
+	./listfeed:FuzzState \
+	./listfeed:FuzzLitigator \
+	./listfeed:FuzzCSV \
+	./listfeed:FuzzNANPKey \
+	./listfeed:FuzzGBKey
 
 .PHONY: help run run-redis build release test unit fuzz-short fuzz bench loadtest lint depcheck clean
 

@@ -26,8 +26,8 @@ const usage = `callfilter decides whether a seller may call or text a number, an
 
 Usage:
   callfilter serve        [--config config.yaml]    run the HTTP service (the default)
-  callfilter import       [--config config.yaml] --list NAME [--region US] FILE|-
-                          load numbers (one per line, or the first CSV column) into a list
+  callfilter import       [--config config.yaml] --list NAME [--format dnc|dnc-change|tps|ctps|state|litigator|csv]
+                          [options] FILE|-   load a list file (resumable; import -h lists the options)
   callfilter import-reassigned [--config config.yaml] [--region US] FILE.csv|-
                           record a reassigned-numbers feed (number,disconnected date)
   callfilter check-config [--config config.yaml]    validate the configuration and its rules
