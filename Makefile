@@ -14,6 +14,7 @@ FUZZ_TARGETS := \
 	./phone:FuzzFastPathAgreesWithFullParser \
 	./filter:FuzzParseRules \
 	./api:FuzzCheckRequest \
+	./api:FuzzSMSInbound \
 	./scrub:FuzzScrubCSV \
 	./scrub:FuzzDetectColumn \
 	./optout:FuzzClassify \

@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"callfilter/filter"
@@ -42,6 +44,49 @@ func FuzzCheckRequest(f *testing.F) {
 		case res.status == http.StatusOK:
 			if _, err := validateCheck(res.body); err != nil {
 				t.Fatalf("200 for %q is not a valid decision: %v: %s", body, err, res.body)
+			}
+		default:
+			errorOf(t, res)
+		}
+	})
+}
+
+// FuzzSMSInbound feeds arbitrary webhook bodies to POST /v1/sms/inbound, as
+// a Twilio form (correctly signed, so the parser behind the signature check is
+// reached) and as JSON: the server never answers 5xx nor panics, a 200 names
+// an intent and an action, and anything else is a well-formed error.
+func FuzzSMSInbound(f *testing.F) {
+	f.Add(true, []byte(inboundForm("+12125550177", "Stop. Thank you").Encode()))
+	f.Add(true, []byte(inboundForm("+8613800138000", "退订").Encode()))
+	f.Add(true, []byte("From=%2B12125550177&Body=STOP&To="))
+	f.Add(true, []byte("From=&Body=&From=1&%zz=%"))
+	f.Add(false, []byte(`{"from":"+12125550150","to":"`+acmeNumber+`","body":"please stop texting me"}`))
+	f.Add(false, []byte(`{"from":"+8613800138000","body":"TD","seller":"acme"}`))
+	f.Add(false, []byte(`{"from":"nope","body":"stop"}`))
+	f.Add(false, []byte(`{"from":"+12125550150","body":"START","extra":1}`))
+	e := newSMSEnv(f, twilioToken)
+	f.Fuzz(func(t *testing.T, form bool, body []byte) {
+		var req *http.Request
+		if form {
+			req = httptest.NewRequest("POST", "/v1/sms/inbound", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			// Sign what the server will parse; an unparsable body goes unsigned.
+			if values, err := url.ParseQuery(string(body)); err == nil {
+				req.Header.Set("X-Twilio-Signature", sign(twilioToken, publicURL, values))
+			}
+		} else {
+			req = httptest.NewRequest("POST", "/v1/sms/inbound", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+e.keys[filter.RoleOfficer])
+		}
+		res := e.send(t, req)
+		switch {
+		case res.status >= 500:
+			t.Fatalf("status %d for %q: %s", res.status, body, res.body)
+		case res.status == http.StatusOK:
+			var out smsResult
+			if err := json.Unmarshal(res.body, &out); err != nil || out.Intent == "" || out.Action == "" {
+				t.Fatalf("200 for %q is not an SMS result (%v): %s", body, err, res.body)
 			}
 		default:
 			errorOf(t, res)

@@ -35,7 +35,7 @@ type smsEnv struct {
 
 // newSMSEnv is newEnv's real stack with SMS options: a Twilio token (when
 // token is not ""), a seller map and a review log.
-func newSMSEnv(t *testing.T, token string) *smsEnv {
+func newSMSEnv(t testing.TB, token string) *smsEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
