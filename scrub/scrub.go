@@ -5,7 +5,8 @@
 // or detection), decides every row in parallel across cores while keeping
 // their order, and writes the same CSV back with the columns e164, decision,
 // reasons, line_type and timezone appended, streaming both ways in constant
-// memory (but for the set of numbers seen, which flags duplicates).
+// memory: the set of numbers seen, which flags duplicates, has a fixed budget
+// (Options.DuplicateMemory) and spills to temporary files past it.
 //
 // Every row is accounted for: a cell with no number, several numbers or an
 // unreadable one is a deny with missing_number or invalid_number; a repeated
@@ -95,6 +96,14 @@ type Options struct {
 	// has a Flush method) after that many rows, so a streamed response shows
 	// rows as they are decided.
 	FlushEvery int
+	// DuplicateMemory bounds the memory of the set of numbers seen, which
+	// flags duplicates (default DefaultDuplicateMemory, 64 MiB: about 3M
+	// numbers in memory); past it the set spills sorted runs of number keys to
+	// a temporary directory under TempDir (8 bytes of disk a distinct
+	// number), removed when the scrub ends.
+	DuplicateMemory int64
+	// TempDir is where the duplicate set spills (default os.TempDir()).
+	TempDir string
 }
 
 // Summary counts what a scrub did.
@@ -174,10 +183,14 @@ type row struct {
 	err    error
 }
 
+// chunk is a unit of work: rows read in order, decided by one worker into
+// res, written in order once done is closed, then reused.
 type chunk struct {
-	rows []row
-	res  []service.ScrubResult
-	done chan struct{}
+	rows   []row
+	fields []string // the rows' fields
+	raws   []string // the rows' phone cells, as given to the Decider
+	res    []service.ScrubResult
+	done   chan struct{}
 }
 
 var (
@@ -236,6 +249,9 @@ func Start(in io.Reader, opts Options) (*Scrub, error) {
 	if opts.MaxErrors <= 0 {
 		opts.MaxErrors = 100
 	}
+	if opts.DuplicateMemory <= 0 {
+		opts.DuplicateMemory = DefaultDuplicateMemory
+	}
 	if opts.Region == "" {
 		opts.Region = "US"
 	}
@@ -253,6 +269,7 @@ func Start(in io.Reader, opts Options) (*Scrub, error) {
 	cr := csv.NewReader(br)
 	cr.Comma = comma
 	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
 
 	// Read the first rows synchronously: the header and the column are
 	// decided from them.
@@ -267,6 +284,7 @@ func Start(in io.Reader, opts Options) (*Scrub, error) {
 			readErr = err
 			break
 		}
+		r.fields = slices.Clone(r.fields) // the reader reuses its slice
 		first = append(first, r)
 	}
 	var header []string
@@ -329,6 +347,10 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 	defer cancel()
 	work := make(chan *chunk, opts.Workers*2)
 	order := make(chan *chunk, opts.Workers*4)
+	// Written chunks come back to the reader: a chunk's results are ~170
+	// bytes a row, and allocating (and zeroing) them for every chunk was most
+	// of the pipeline's allocation.
+	free := make(chan *chunk, opts.Workers*6+2)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // the reader: rows into chunks, in order
@@ -348,14 +370,23 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 				return false
 			}
 		}
-		c := &chunk{rows: make([]row, 0, opts.ChunkRows), done: make(chan struct{})}
+		next := func() *chunk {
+			select {
+			case c := <-free:
+				c.rows, c.fields, c.done = c.rows[:0], c.fields[:0], make(chan struct{})
+				return c
+			default:
+				return &chunk{rows: make([]row, 0, opts.ChunkRows), fields: make([]string, 0, opts.ChunkRows*(width+1)), done: make(chan struct{})}
+			}
+		}
+		c := next()
 		c.rows = append(c.rows, first...)
 		for readErr == nil {
 			if len(c.rows) >= opts.ChunkRows {
 				if !send(c) {
 					return
 				}
-				c = &chunk{rows: make([]row, 0, opts.ChunkRows), done: make(chan struct{})}
+				c = next()
 			}
 			r, err := readRow(cr)
 			if errors.Is(err, io.EOF) {
@@ -365,6 +396,11 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 				readErr = err
 				break
 			}
+			// The reader reuses its record slice: the fields go into the
+			// chunk's (their strings are fresh for every record).
+			n := len(c.fields)
+			c.fields = append(c.fields, r.fields...)
+			r.fields = c.fields[n:len(c.fields):len(c.fields)]
 			c.rows = append(c.rows, r)
 		}
 		if len(c.rows) > 0 {
@@ -375,9 +411,8 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 		wg.Add(1)
 		go func() { // a worker: decides whole chunks
 			defer wg.Done()
-			raws := make([]string, 0, opts.ChunkRows)
 			for c := range work {
-				raws = raws[:0]
+				raws := c.raws[:0]
 				for _, r := range c.rows {
 					cell := ""
 					if r.err == nil && col < len(r.fields) {
@@ -388,7 +423,12 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 					}
 					raws = append(raws, cell)
 				}
-				c.res = make([]service.ScrubResult, len(c.rows))
+				c.raws = raws
+				if cap(c.res) < len(c.rows) {
+					c.res = make([]service.ScrubResult, len(c.rows))
+				}
+				c.res = c.res[:len(c.rows)]
+				clear(c.res) // a Decider need not set every field
 				opts.Decider.DecideMany(ctx, raws, c.res)
 				for i, r := range c.rows {
 					switch {
@@ -405,7 +445,7 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 		}()
 	}
 
-	wErr := writeRows(ctx, cw, bw, out, order, width, sum, &opts)
+	wErr := writeRows(ctx, cw, bw, out, order, free, width, sum, &opts)
 	if wErr != nil {
 		cancel()
 	}
@@ -448,8 +488,11 @@ func readRow(cr *csv.Reader) (row, error) {
 }
 
 // writeRows writes the chunks in order as their workers finish them.
-func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Writer, order <-chan *chunk, width int, sum *Summary, opts *Options) error {
-	seen := newKeySet(1 << 16)
+func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Writer, order <-chan *chunk, free chan<- *chunk, width int, sum *Summary, opts *Options) error {
+	seen := newDupSet(opts.DuplicateMemory, opts.TempDir)
+	// A run file left behind (RemoveAll failing) does not make the output
+	// wrong, so it does not fail a finished scrub.
+	defer func() { _ = seen.close() }()
 	joined := map[*filter.Reason]string{}
 	zones := map[*string]string{}
 	rec := make([]string, 0, width+len(OutputColumns)+8)
@@ -465,8 +508,14 @@ func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Wri
 		for i := range c.rows {
 			r := &c.rows[i]
 			res := &c.res[i]
-			if res.Number.Key != 0 && seen.add(res.Number.Key) {
-				res.Outcome, res.Reasons = filter.Deny, duplicateReasons
+			if res.Number.Key != 0 {
+				dup, err := seen.add(res.Number.Key)
+				if err != nil {
+					return err
+				}
+				if dup {
+					res.Outcome, res.Reasons = filter.Deny, duplicateReasons
+				}
 			}
 			if r.err != nil {
 				sum.Malformed++
@@ -485,6 +534,10 @@ func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Wri
 			}
 		}
 		sinceFlush += len(c.rows)
+		select {
+		case free <- c:
+		default:
+		}
 		if opts.FlushEvery > 0 && sinceFlush >= opts.FlushEvery {
 			sinceFlush = 0
 			cw.Flush()
@@ -587,6 +640,19 @@ type keySet struct {
 }
 
 func newKeySet(size int) *keySet { return &keySet{slots: make([]uint64, size)} }
+
+// has reports whether k is in the set.
+func (s *keySet) has(k uint64) bool {
+	mask := uint64(len(s.slots) - 1)
+	for i := mix64(k) & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case k:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
 
 // add adds k and reports whether it was already there.
 func (s *keySet) add(k uint64) (seen bool) {

@@ -3,6 +3,8 @@ package scrub_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -250,4 +252,87 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestDuplicatesSpilled scrubs a generated list with a duplicate set small
+// enough to spill to disk many times and checks the output is the same as with
+// the whole set in memory, that the generated repeats are flagged, and that
+// the spill directory is gone afterwards, also when the scrub fails.
+func TestDuplicatesSpilled(t *testing.T) {
+	var in bytes.Buffer
+	if err := scrub.Generate(&in, scrub.GenOptions{Rows: 10_000, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	d := scrub.ParseOnly{Region: "US"}
+	var inMem, spilled bytes.Buffer
+	sumMem, err := scrub.Run(context.Background(), bytes.NewReader(in.Bytes()), &inMem, scrub.Options{Decider: d, Workers: 3, ChunkRows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	sumSpill, err := scrub.Run(context.Background(), bytes.NewReader(in.Bytes()), &spilled, scrub.Options{Decider: d, Workers: 3, ChunkRows: 100, DuplicateMemory: 16 << 10, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dups := sumMem.Reasons[scrub.ReasonDuplicate]; dups < 100 {
+		t.Errorf("%d duplicates: the generator repeats ~3%% of 10000 rows", dups)
+	}
+	// Independently of the set: a row is a duplicate exactly when an earlier
+	// row has its e164.
+	r := csv.NewReader(bytes.NewReader(spilled.Bytes()))
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(recs[0]) - len(scrub.OutputColumns)
+	seen := map[string]bool{}
+	for i, rec := range recs[1:] {
+		e164, reasons := rec[n], rec[n+2]
+		if want := e164 != "" && seen[e164]; (reasons == scrub.ReasonDuplicate) != want {
+			t.Fatalf("row %d %s: reasons %q, want duplicate %v", i+1, e164, reasons, want)
+		}
+		seen[e164] = true
+	}
+	if !bytes.Equal(inMem.Bytes(), spilled.Bytes()) {
+		t.Errorf("spilled output differs: duplicates %d in memory, %d spilled", sumMem.Reasons[scrub.ReasonDuplicate], sumSpill.Reasons[scrub.ReasonDuplicate])
+	}
+	assertEmptyDir(t, tmp)
+
+	// The same with nowhere to spill fails: the budget above did spill.
+	_, err = scrub.Run(context.Background(), bytes.NewReader(in.Bytes()), io.Discard, scrub.Options{Decider: d, DuplicateMemory: 16 << 10, TempDir: tmp + "/missing"})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("spilling to a missing dir: got %v, want a not-exist error", err)
+	}
+
+	// A writer failing late: the runs exist by then and must still go.
+	_, err = scrub.Run(context.Background(), bytes.NewReader(in.Bytes()), &failingWriter{left: inMem.Len() / 2}, scrub.Options{Decider: d, DuplicateMemory: 16 << 10, TempDir: tmp})
+	if !errors.Is(err, errWriteFailed) {
+		t.Fatalf("got %v, want the writer's error", err)
+	}
+	assertEmptyDir(t, tmp)
+}
+
+var errWriteFailed = errors.New("disk full")
+
+// failingWriter fails once left bytes have been written.
+type failingWriter struct{ left int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		return 0, errWriteFailed
+	}
+	w.left -= len(p)
+	return len(p), nil
+}
+
+func assertEmptyDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		t.Errorf("left in the temp dir: %s", e.Name())
+	}
 }
