@@ -58,6 +58,7 @@ func testPropagation(t *testing.T, opts cfredis.Options) {
 		unsynced   int // checks made while the instance's feed was not in step (confirmed exactly)
 		checks     int
 		other      []string
+		confirmed  atomic.Int64 // len(lat), for the main goroutine's wait
 	}
 	hammer := func(s *stack, res *result) {
 		confirmed := make([]bool, n)
@@ -88,6 +89,7 @@ func testPropagation(t *testing.T, opts cfredis.Options) {
 					}
 					confirmed[i] = true
 					res.lat = append(res.lat, max(0, start.Sub(time.Unix(0, ad))))
+					res.confirmed.Add(1)
 				case d.Outcome == filter.Allow:
 					if ad != 0 && start.Sub(time.Unix(0, ad)) > propagationBound {
 						res.lateAllows++
@@ -127,7 +129,7 @@ func testPropagation(t *testing.T, opts cfredis.Options) {
 	}
 	// Let the checkers confirm the last numbers.
 	waitFor(t, 5*time.Second, "every number confirmed on B and C", func() bool {
-		return len(results[0].lat) == n && len(results[1].lat) == n
+		return results[0].confirmed.Load() == n && results[1].confirmed.Load() == n
 	})
 	close(done)
 	wg.Wait()
