@@ -201,7 +201,10 @@ func (s *Server) scrub(c *fiber.Ctx) error {
 	started, err := scrub.Start(body, scrub.Options{
 		Decider: sc, Region: sc.Region(), Column: p.Column, Charset: p.Charset,
 		FlushEvery: 8192,
-		Progress:   func(*scrub.Summary) { extend() },
+		// The duplicate set spills past its budget: to the data directory
+		// (a volume in the container), not the image's /tmp.
+		TempDir:  s.opts.ScrubDir,
+		Progress: func(*scrub.Summary) { extend() },
 	})
 	if err != nil {
 		closeBody()
@@ -435,6 +438,7 @@ func (j *scrubJobs) runOne(ctx context.Context, id string) {
 	start := time.Now()
 	sum, err := scrub.Run(ctx, counter, out, scrub.Options{
 		Decider: sc, Region: sc.Region(), Column: m.Params.Column, Charset: m.Params.Charset,
+		TempDir: j.dir,
 		Progress: func(s *scrub.Summary) {
 			j.mu.Lock()
 			defer j.mu.Unlock()

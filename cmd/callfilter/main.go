@@ -33,6 +33,7 @@ Usage:
   callfilter check-config [--config config.yaml]    validate the configuration and its rules
   callfilter scrub        [--config config.yaml] IN.csv|- -o OUT.csv|- --purpose P --channel C
                           [--seller S] [--region US] [--column C] [--at T] [--charset gbk]
+                          [--temp-dir DIR] [--dup-memory-mib 64]
                           decide every row of a CSV lead list (a progress bar on stderr)
   callfilter gen          --rows N [--seed S] [--full] [-o FILE]   write a messy CSV for benchmarks
   callfilter audit verify [--config config.yaml]   prove the audit trail's hash chain unbroken

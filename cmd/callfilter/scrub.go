@@ -36,6 +36,8 @@ func scrubCmd(args []string, stdout, stderr io.Writer) (err error) {
 	atFlag := fs.String("at", "", "decide at this instant (RFC 3339; default now)")
 	charset := fs.String("charset", "", "input encoding: utf-8 (default) or gbk")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	tempDir := fs.String("temp-dir", "", "where the duplicate set spills past its memory budget (default: the system's temporary directory)")
+	dupMiB := fs.Int("dup-memory-mib", 0, "memory budget of the duplicate set in MiB (default 64); past it, it spills to --temp-dir")
 	// Flags may come before or after the input file.
 	var pos []string
 	for {
@@ -121,6 +123,9 @@ func scrubCmd(args []string, stdout, stderr io.Writer) (err error) {
 		Region:  *region,
 		Column:  *column,
 		Charset: *charset,
+		TempDir: *tempDir,
+		// DuplicateMemory 0 is the package default.
+		DuplicateMemory: int64(*dupMiB) << 20,
 		Progress: func(s *scrub.Summary) {
 			if bar != nil {
 				bar.Describe(fmt.Sprintf("%d rows", s.Rows))
