@@ -236,6 +236,13 @@ func (s *Server) scrub(c *fiber.Ctx) error {
 			return
 		}
 		log.LogAttrs(ctx, slog.LevelInfo, "scrub done", slog.String("key", key), slog.Int64("rows", sum.Rows), slog.Int64("allow", sum.Allow), slog.Int64("deny", sum.Deny), slog.Int64("malformed", sum.Malformed))
+		if err := sc.Record(service.WithActor(ctx, key), sum.Totals()); err != nil {
+			// The rows are written; without its audit record the scrub must
+			// not look complete: no trailer, the stream ends in an error.
+			log.LogAttrs(ctx, slog.LevelError, "scrub not audited", slog.String("key", key), slog.Any("err", err))
+			_ = pw.CloseWithError(err)
+			return
+		}
 		st.trailer, _ = json.Marshal(newScrubTrailer(sum, sc.RulesVersion()))
 		_ = pw.Close()
 	}()
@@ -316,6 +323,7 @@ type jobMeta struct {
 	Params    scrubParams    `json:"params"`
 	Bytes     int64          `json:"bytes"`
 	CreatedAt time.Time      `json:"created_at"`
+	CreatedBy string         `json:"created_by,omitempty"` // the key's name, for the audit record
 	StartedAt time.Time      `json:"started_at,omitzero"`
 	EndedAt   time.Time      `json:"ended_at,omitzero"`
 	Restarts  int            `json:"restarts,omitempty"`
@@ -461,6 +469,9 @@ func (j *scrubJobs) runOne(ctx context.Context, id string) {
 		err = out.Sync()
 	}
 	if err == nil {
+		err = sc.Record(service.WithActor(ctx, m.CreatedBy), sum.Totals())
+	}
+	if err == nil {
 		err = os.Rename(j.path(id, "output.csv.tmp"), j.path(id, "output.csv"))
 	}
 	if err != nil {
@@ -554,7 +565,7 @@ func (j *scrubJobs) create(c *fiber.Ctx) error {
 	p.At = sc.At() // a resumed job decides at the same instant
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
-	m := &jobMeta{ID: hex.EncodeToString(raw[:]), State: jobQueued, Params: p, CreatedAt: time.Now().UTC()}
+	m := &jobMeta{ID: hex.EncodeToString(raw[:]), State: jobQueued, Params: p, CreatedAt: time.Now().UTC(), CreatedBy: keyName(c)}
 	if err := os.MkdirAll(filepath.Join(j.dir, m.ID), 0o700); err != nil {
 		return filter.Wrap(filter.EUnavailable, err, "the job cannot be stored")
 	}

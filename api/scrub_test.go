@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"callfilter/api"
+	"callfilter/audit"
 	"callfilter/filter"
 )
 
@@ -120,6 +122,59 @@ func TestScrubJobs(t *testing.T) {
 	out, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(string(out), "Bob;2125550199;NYC;+12125550199;allow;;fixed_or_mobile") {
 		t.Errorf("result:\n%s", out)
+	}
+	_ = e.srv.App().Shutdown()
+}
+
+// TestScrubAudited: a streamed scrub and a scrub job each leave one audit
+// record (action scrub) with the key that asked, the purpose and channel, and
+// the counts the trailer gives.
+func TestScrubAudited(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir} })
+	w := withAudit(t, e, audit.Options{})
+	in, err := os.ReadFile("../scrub/testdata/messy.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/v1/scrub?purpose=insurance&channel=call&seller=acme&at="+atWednesday, bytes.NewReader(in))
+	req.Header.Set("Authorization", "Bearer "+e.keys[filter.RoleScrubber])
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := e.srv.App().Test(req, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("scrub: %d %v", resp.StatusCode, err)
+	}
+	var trailer struct {
+		Rows, Allow, Deny int64
+	}
+	if err := json.Unmarshal([]byte(resp.Trailer.Get(api.HeaderScrubSummary)), &trailer); err != nil || trailer.Rows == 0 {
+		t.Fatalf("trailer %q: %v", resp.Trailer.Get(api.HeaderScrubSummary), err)
+	}
+	flushed(t, w, 1)
+	res := e.do(t, filter.RoleOfficer, "GET", "/v1/audit?kind=change", "")
+	var page auditPage
+	decode(t, res, &page)
+	var scrubs []filter.AuditEntry
+	for _, raw := range page.Entries {
+		var en filter.AuditEntry
+		if err := json.Unmarshal(raw, &en); err != nil {
+			t.Fatal(err)
+		}
+		if en.Action == "scrub" {
+			scrubs = append(scrubs, en)
+		}
+	}
+	if len(scrubs) != 1 {
+		t.Fatalf("%d scrub records, want 1: %s", len(scrubs), res.body)
+	}
+	got := scrubs[0]
+	want := fmt.Sprintf("rows %d: allow %d, deny %d,", trailer.Rows, trailer.Allow, trailer.Deny)
+	if got.Actor != string(filter.RoleScrubber) || got.Seller != "acme" || got.Purpose != "insurance" || got.Channel != filter.ChannelCall ||
+		!strings.HasPrefix(got.Detail, want) || !strings.Contains(got.Detail, "rules ") {
+		t.Errorf("scrub record %+v, want actor scrubber, seller acme, insurance/call, detail starting %q", got, want)
 	}
 	_ = e.srv.App().Shutdown()
 }

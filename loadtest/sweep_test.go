@@ -40,9 +40,11 @@ func TestSweepFindsTheServersLimit(t *testing.T) {
 	if len(rep.Steps) < 2 || rep.Steps[len(rep.Steps)-1].Pass {
 		t.Fatalf("sweep did not end on a failing step: %+v", rep.Steps)
 	}
-	// 100, 200, 400 can pass; 800 cannot (≈ 500/s ceiling).
-	if rep.Peak < 150 || rep.Peak > 520 {
-		t.Fatalf("peak %.0f req/s, want between 150 and 520 for a ~500 req/s server", rep.Peak)
+	// 800 cannot pass (≈ 500/s ceiling); 100, 200 and 400 can, but on a
+	// loaded machine an early step may miss its p99 too, so only the
+	// ceiling is asserted (speed is never asserted in unit tests).
+	if rep.Peak > 520 {
+		t.Fatalf("peak %.0f req/s, want at most 520 for a ~500 req/s server", rep.Peak)
 	}
 	if rep.Hold == nil || rep.Hold.Config.Rate != rep.Peak*0.5 {
 		t.Fatalf("hold: got %+v, want a run at half the peak", rep.Hold)

@@ -693,3 +693,9 @@ func mix64(k uint64) uint64 {
 	k ^= k >> 33
 	return k
 }
+
+// Totals are the summary's counts for the scrub's audit record
+// (service.Scrubber.Record).
+func (s *Summary) Totals() service.ScrubTotals {
+	return service.ScrubTotals{Rows: s.Rows, Allow: s.Allow, Deny: s.Deny, Malformed: s.Malformed, Reasons: s.Reasons}
+}

@@ -3,6 +3,9 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"callfilter/filter"
@@ -188,4 +191,34 @@ func hasUnknown(lists []filter.ListFact) bool {
 		}
 	}
 	return false
+}
+
+// ScrubTotals are the counts of a finished scrub, for its audit record.
+type ScrubTotals struct {
+	Rows, Allow, Deny, Malformed int64
+	Reasons                      map[string]int64
+}
+
+// Record appends the scrub's summary to the audit trail (action "scrub",
+// seller, purpose and channel set) and waits until it is durable. Rows are
+// not audited one by one: a scrubbed allow is advice for a list, and every
+// call made from it is checked (and audited) at dial time. An error means the
+// summary is not recorded.
+func (sc *Scrubber) Record(ctx context.Context, t ScrubTotals) error {
+	codes := make([]string, 0, len(t.Reasons))
+	for c := range t.Reasons {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	var b strings.Builder
+	fmt.Fprintf(&b, "rows %d: allow %d, deny %d, malformed %d", t.Rows, t.Allow, t.Deny, t.Malformed)
+	for i, c := range codes {
+		if i == 0 {
+			b.WriteString("; reasons")
+		}
+		fmt.Fprintf(&b, " %s %d", c, t.Reasons[c])
+	}
+	fmt.Fprintf(&b, "; rules %s; decided at %s", sc.rs.Version, sc.now.UTC().Format(time.RFC3339))
+	return sc.s.changed(ctx, nil, change{Action: "scrub", Target: sc.in.Purpose + "/" + string(sc.ch),
+		Detail: b.String(), Seller: sc.in.Seller, Purpose: sc.in.Purpose, Channel: sc.ch})
 }

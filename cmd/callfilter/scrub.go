@@ -14,6 +14,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"callfilter/audit"
 	"callfilter/dnc"
 	"callfilter/filter"
 	"callfilter/phone"
@@ -139,6 +140,12 @@ func scrubCmd(args []string, stdout, stderr io.Writer) (err error) {
 	if sum == nil {
 		return err
 	}
+	if err == nil {
+		// The actor of a local scrub is the command line, not an API key.
+		if rerr := sc.Record(service.WithActor(ctx, "cli"), sum.Totals()); rerr != nil {
+			err = fmt.Errorf("the scrub is written but its summary could not be audited: %w", rerr)
+		}
+	}
 	report := stdout
 	if *outPath == "-" {
 		report = stderr
@@ -186,6 +193,28 @@ func openLocalService(ctx context.Context, cfg Config) (*service.Service, func()
 	if err != nil {
 		closeAll()
 		return nil, nil, err
+	}
+	// As in serve: the rules in force are the store's current revision (an
+	// officer's edit, not the file), and the scrub's summary is audited.
+	off := service.OfficerOptions{LoadLists: lists.Load}
+	off.RulesStore, _ = st.(filter.RulesStore)
+	if as, ok := st.(filter.AuditStore); ok {
+		w, err := audit.NewWriter(as, audit.Options{Retention: time.Duration(cfg.Audit.Retention)})
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		off.Auditor, off.AuditStore = w, as
+		closeStore := closeAll
+		closeAll = func() {
+			w.Close(10 * time.Second)
+			closeStore()
+		}
+	}
+	svc.SetOfficer(off)
+	if _, err := svc.InitRules(ctx); err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("rules in the store: %w", err)
 	}
 	return svc, closeAll, nil
 }
