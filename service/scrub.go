@@ -95,19 +95,27 @@ type cachedDecision struct {
 // and a store failure denies it with unavailable, as Check does.
 func (sc *Scrubber) DecideMany(ctx context.Context, raws []string, out []ScrubResult) {
 	cache := make(map[decisionKey]cachedDecision, 16)
+	scr := new(scrubScratch) // one per call, not per row: the arrays escape
 	for i, raw := range raws {
 		n, err := phone.Normalize(raw, sc.region)
 		if err != nil {
 			out[i] = sc.invalid(err)
 			continue
 		}
-		out[i] = sc.decide(ctx, n, cache)
+		out[i] = sc.decide(ctx, n, cache, scr)
 	}
 }
 
 // DecideNumber decides one number normalized by the caller.
 func (sc *Scrubber) DecideNumber(ctx context.Context, n phone.Number) ScrubResult {
-	return sc.decide(ctx, n, nil)
+	return sc.decide(ctx, n, nil, new(scrubScratch))
+}
+
+// scrubScratch holds the list slices of one row's decision, reused row after
+// row (nothing of them is kept in a result).
+type scrubScratch struct {
+	lists [8]filter.ListFact
+	maybe [8]string
 }
 
 // Invalid is the result of a cell that could not be normalized (err from
@@ -125,7 +133,7 @@ func (sc *Scrubber) invalid(err error) ScrubResult {
 	return ScrubResult{Outcome: filter.Deny, Reasons: []filter.Reason{{Code: filter.ReasonInvalidNumber, Detail: err.Error()}}}
 }
 
-func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache map[decisionKey]cachedDecision) ScrubResult {
+func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache map[decisionKey]cachedDecision, scr *scrubScratch) ScrubResult {
 	s := sc.s
 	req := filter.Request{Number: n, Channel: sc.ch, Purpose: sc.in.Purpose, Seller: sc.in.Seller}
 	pol, err := sc.rs.Resolve(sc.in.Purpose, sc.ch, n)
@@ -134,9 +142,7 @@ func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache map[decisi
 		d := filter.Decide(sc.rs, req, filter.Facts{}, sc.now)
 		return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons}
 	}
-	var lists [8]filter.ListFact
-	var maybe [8]string
-	known, unsure := lists[:0], maybe[:0]
+	known, unsure := scr.lists[:0], scr.maybe[:0]
 	if s.opts.ExactLists {
 		unsure = append(unsure, pol.Lists...)
 	} else {
