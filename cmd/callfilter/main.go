@@ -38,6 +38,11 @@ Usage:
   callfilter gen          --rows N [--seed S] [--full] [-o FILE]   write a messy CSV for benchmarks
   callfilter audit verify [--config config.yaml]   prove the audit trail's hash chain unbroken
                           (embedded store: stop the service first, or GET /v1/audit/verify)
+  callfilter keys create  [--config config.yaml] --name NAME --role dialer|scrubber|officer|admin
+                          make an API key (its secret is printed once; only its hash is stored)
+  callfilter keys list    [--config config.yaml]    names, roles and creation times
+  callfilter keys revoke  [--config config.yaml] --name NAME   delete a key (every instance
+                          refuses it within 5 s)
   callfilter version
   callfilter trivial-server [--listen 127.0.0.1:8081]
                           a bare Fiber JSON handler: the baseline of load tests
@@ -66,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = scrubCmd(args, stdout, stderr)
 	case "audit":
 		err = auditCmd(args, stdout, stderr)
+	case "keys":
+		err = keysCmd(args, stdout, stderr)
 	case "gen":
 		err = genCmd(args, stdout, stderr)
 	case "trivial-server":

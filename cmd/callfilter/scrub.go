@@ -162,13 +162,22 @@ func scrubCmd(args []string, stdout, stderr io.Writer) (err error) {
 // openLocalService builds the service over the configured store, with its
 // lists loaded, for a command that runs without the server.
 func openLocalService(ctx context.Context, cfg Config) (*service.Service, func(), error) {
+	return openLocal(ctx, cfg, true, "POST /v1/scrub")
+}
+
+// openLocal builds the service over the configured store for a command run
+// without the server: with the rules in force and the audit trail, and the
+// lists' filters loaded when loadLists (a command that decides nothing, such
+// as keys, skips the load). instead names what to use while a server holds
+// the embedded store.
+func openLocal(ctx context.Context, cfg Config, loadLists bool, instead string) (*service.Service, func(), error) {
 	rs, err := loadRules(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w (a running callfilter holds the embedded store: stop it, or use POST /v1/scrub)", err)
+		return nil, nil, fmt.Errorf("%w (a running callfilter holds the embedded store: stop it, or use %s)", err, instead)
 	}
 	secret, err := hmacSecret(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -180,10 +189,12 @@ func openLocalService(ctx context.Context, cfg Config) (*service.Service, func()
 		lists.Close()
 		st.Close()
 	}
-	phone.Warm()
-	if err := lists.Load(ctx, rs.ListNames()); err != nil {
-		closeAll()
-		return nil, nil, err
+	if loadLists {
+		phone.Warm()
+		if err := lists.Load(ctx, rs.ListNames()); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
 	}
 	svc, err := service.New(st, lists, rs, service.Options{
 		DefaultRegion: cfg.DefaultRegion,
