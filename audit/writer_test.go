@@ -75,7 +75,7 @@ func TestWriterRoundTrip(t *testing.T) {
 // encodes back to the same bytes (one encoding per entry: what is hashed is
 // what is read).
 func FuzzRecordDecode(f *testing.F) {
-	for i := range 4 {
+	for i := range 5 {
 		e := benchEntry(i)
 		if i == 1 {
 			e.Replay = nil
@@ -85,6 +85,20 @@ func FuzzRecordDecode(f *testing.F) {
 			e.Reasons = []filter.AuditReason{{Code: filter.ReasonOnList, List: "national"}}
 			e.Replay.Consents = []filter.AuditConsent{{Seller: "acme", Purpose: "insurance", Channel: filter.ChannelSMS, GrantedAt: time.Unix(1, 2)}}
 			e.Replay.Attempts = []time.Time{time.Unix(-5, 999_999_999)}
+		}
+		if i == 3 {
+			// Every fact of record version 3: list ages, sources and
+			// expiries, policy expiries, outcomes, the disconnect.
+			ts := func(s int64) time.Time { return time.Unix(s, s%1000) }
+			e.Replay.FactLineType, e.Replay.PostalCode = "mobile", "10001"
+			e.Replay.Lists = []filter.AuditList{
+				{List: "national", State: filter.ListPresent, UpdatedAt: ts(1794000000), SourceDate: ts(1793000000), ExpiresAt: ts(1796000000)},
+				{List: "internal", State: filter.ListAbsent, UpdatedAt: ts(1794000001)},
+			}
+			e.Replay.Relationships = []filter.AuditRel{{Seller: "acme", Kind: filter.RelationshipPurchase, At: ts(1700000000), PolicyExpiresAt: ts(1797000000)},
+				{Seller: "acme", Kind: filter.RelationshipInquiry, At: ts(1700000001)}}
+			e.Replay.Outcomes = []filter.AuditOutcome{{Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, Kind: filter.OutcomeNoAnswer, At: ts(1794990000)}}
+			e.Replay.DisconnectedAt = ts(1790000000)
 		}
 		recs, _ := audit.Chain(filter.AuditHead{Seq: uint64(i)}, []filter.AuditEntry{e})
 		f.Add([]byte(recs[0]))

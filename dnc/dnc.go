@@ -182,6 +182,12 @@ type list struct {
 	lastErr string // the last background build's error; guarded by mu
 
 	removed atomic.Int64 // keys removed from the store since the filter's scan began
+
+	// exact counts Replace calls under way and stale is set from a replace
+	// until a build that scanned the new contents succeeds: while either is,
+	// the filter may lack listed keys, and Screen answers "maybe".
+	exact atomic.Int32
+	stale atomic.Bool
 }
 
 // snapshot is one published state of a list. It is never modified after it
@@ -262,7 +268,7 @@ func (l *Lists) Screen(key uint64, names []string, facts []filter.ListFact, mayb
 		switch {
 		case s.filter == nil:
 			facts = append(facts, filter.ListFact{List: name, State: filter.ListUnknown})
-		case s.filter.Test(b[:]) || s.has(key):
+		case s.filter.Test(b[:]) || s.has(key) || lst.exact.Load() > 0 || lst.stale.Load():
 			maybe = append(maybe, name)
 		default:
 			facts = append(facts, filter.ListFact{List: name, State: filter.ListAbsent})
@@ -560,6 +566,7 @@ func (l *Lists) loadLocked(ctx context.Context, lst *list, capacity uint) error 
 		return storeErr(err, "scan list %q", lst.name)
 	}
 	lst.publish(prev, snapshot{filter: f, count: n, capacity: capacity, builtAt: start, buildTime: time.Since(start)})
+	lst.stale.Store(false) // a scan begun after the mark: it read the new contents
 	if n > int64(capacity) {
 		// The list grew between Lists and the scan: the filter is overfull.
 		l.request(lst, workRebuild)
@@ -630,7 +637,7 @@ func (l *Lists) run(ctx context.Context) {
 			}
 			total := s.count + s.recent()
 			full := total > int64(s.capacity)
-			if !full && 10*lst.removed.Load() <= total {
+			if !full && 10*lst.removed.Load() <= total && !lst.stale.Load() {
 				// No rebuild is due (any more: Adds keep asking while a
 				// rebuild runs, and a rebuild may have just happened).
 				if w == workFold || s.recent() > 0 {
@@ -647,10 +654,19 @@ func (l *Lists) run(ctx context.Context) {
 				lst.mu.Lock()
 				lst.lastErr = err.Error()
 				lst.mu.Unlock()
+				if lst.stale.Load() {
+					// A stale filter makes every check of the list exact:
+					// try again soon rather than wait for an Add.
+					time.AfterFunc(staleRetry, func() { l.request(lst, workRebuild) })
+				}
 			}
 		}
 	}
 }
+
+// staleRetry is how long the worker waits before building a stale list
+// (Replace) again after a failed build.
+const staleRetry = 500 * time.Millisecond
 
 // ListStatus describes one list's filter.
 type ListStatus struct {

@@ -12,7 +12,9 @@
 // was trimmed past it) or another epoch (Redis lost the list and it was
 // created again) rebuilds the list's filter from the store — reading the
 // stream's head first, then scanning, then tailing from the head — rather
-// than serve a filter that may lack keys.
+// than serve a filter that may lack keys. A replace of a list's contents
+// (ReplaceList: a full import) writes an entry that skips a sequence number
+// and carries a new epoch, so every tail rebuilds that list the same way.
 //
 // A new instance starts each list from its filter image in Redis (written by
 // one instance at a time, checked before use) plus the stream after the

@@ -30,26 +30,68 @@ type AuditReason struct {
 
 // AuditReplay is what Decide needs to decide an audited check again (a
 // preview of a draft rule set replays it): the evaluation instant, what the
-// rules read of the number (never the number itself) and the facts read.
+// rules read of the number (never the number itself) and every fact Decide
+// reads (filter.Facts), as it was at that instant. Like the entry, it holds
+// no phone number: facts about the number are kept without its Subject (the
+// entry has it once).
 type AuditReplay struct {
-	At            time.Time      `json:"at"`
-	Region        string         `json:"region,omitempty"`
-	Area          string         `json:"area,omitempty"`
-	LineType      string         `json:"line_type,omitempty"`
-	TimeZones     []string       `json:"timezones,omitempty"`
+	At        time.Time `json:"at"`
+	Region    string    `json:"region,omitempty"`
+	Area      string    `json:"area,omitempty"`
+	LineType  string    `json:"line_type,omitempty"`
+	TimeZones []string  `json:"timezones,omitempty"`
+	// FactLineType is Facts.LineType: a line type known from a list or a
+	// carrier lookup, overriding LineType (the numbering plan's) for
+	// wireless_prohibited.
+	FactLineType string `json:"fact_line_type,omitempty"`
+	// PostalCode is the request's (Request.PostalCode): its state's rules
+	// and zones apply too.
+	PostalCode    string         `json:"postal_code,omitempty"`
 	Lists         []AuditList    `json:"lists,omitempty"`
 	Consents      []AuditConsent `json:"consents,omitempty"`
 	Revocations   []AuditRevoke  `json:"revocations,omitempty"`
 	Relationships []AuditRel     `json:"relationships,omitempty"`
 	Attempts      []time.Time    `json:"attempts,omitempty"`
-	Unavailable   []string       `json:"unavailable,omitempty"`
+	// Outcomes are the call outcomes read (Facts.Outcomes).
+	Outcomes []AuditOutcome `json:"outcomes,omitempty"`
+	// DisconnectedAt is the number's last disconnect known then
+	// (Facts.DisconnectedAt), zero for none.
+	DisconnectedAt time.Time `json:"disconnected_at,omitzero"`
+	Unavailable    []string  `json:"unavailable,omitempty"`
 }
 
-// AuditList is a list's state as a decision read it.
+// AuditList is a list's state as a decision read it, at its instant: an
+// entry whose expiry had come is absent (ListFact.StateAt), and ExpiresAt is
+// kept only for one still present.
 type AuditList struct {
 	List  string    `json:"list"`
 	State ListState `json:"state"`
+	// UpdatedAt is when the list was last updated, as read for a list with a
+	// maximum age (ListFact.UpdatedAt); zero when not read.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	// SourceDate is when the registry published the list's data
+	// (ListFact.SourceDate), read with UpdatedAt; zero when unknown.
+	SourceDate time.Time `json:"source_date,omitzero"`
+	// ExpiresAt is when a present entry stops matching; zero for never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
+
+// AuditListAt returns the AuditList of l as Decide reads it at instant at.
+// (AuditList and ListFact convert into each other: a field added to
+// ListFact, which Decide may read, does not compile here until the audit
+// keeps it too.)
+func AuditListAt(l ListFact, at time.Time) AuditList {
+	a := AuditList(l)
+	if !a.ExpiresAt.IsZero() { // only an expiry changes a state with time
+		if a.State = l.StateAt(at); a.State != ListPresent {
+			a.ExpiresAt = time.Time{}
+		}
+	}
+	return a
+}
+
+// Fact returns the list fact a replays.
+func (a AuditList) Fact() ListFact { return ListFact(a) }
 
 // AuditConsent is a consent as a decision read it (without its evidence,
 // which the consent record keeps).
@@ -74,6 +116,17 @@ type AuditRel struct {
 	Seller string           `json:"seller"`
 	Kind   RelationshipKind `json:"kind"`
 	At     time.Time        `json:"at"`
+	// PolicyExpiresAt is Relationship.PolicyExpiresAt, zero for none.
+	PolicyExpiresAt time.Time `json:"policy_expires_at,omitzero"`
+}
+
+// AuditOutcome is a call outcome as a decision read it.
+type AuditOutcome struct {
+	Seller  string      `json:"seller"`
+	Purpose string      `json:"purpose"`
+	Channel Channel     `json:"channel"`
+	Kind    OutcomeKind `json:"kind"`
+	At      time.Time   `json:"at"`
 }
 
 // AuditEntry is one record of the tamper-evident audit trail. Entries form one
@@ -193,8 +246,10 @@ func (e *AuditEntry) UnmarshalJSON(data []byte) error {
 // is queued and never again: the writer fills in Seq, Prev and Hash, stores
 // write the bytes as they are, and a verifier hashes the bytes it reads (so an
 // edit is caught whether or not it still decodes). The format changed from
-// the JSON of MarshalJSON to this one (version 2); there was no deployed data
-// to migrate, and a version 1 record does not decode (the store reports it
+// the JSON of MarshalJSON to this one (version 2), then gained the facts of
+// list expiries and ages, disconnects, policy expiries and call outcomes in
+// the Replay (version 3); there was no deployed data to migrate either time,
+// and a record of an earlier version does not decode (the store reports it
 // damaged, never skips it).
 //
 //	[0:32]    Hash: SHA-256 of the rest of the record, [32:]
@@ -207,15 +262,27 @@ func (e *AuditEntry) UnmarshalJSON(data []byte) error {
 //	then      Kind, ID, Actor, Last4, Seller, Purpose, Channel, Campaign,
 //	          Decision, RulesVersion, Action, Target, Detail as strings (a
 //	          uvarint length, then the bytes); Reasons as a uvarint count of
-//	          (Code, List); the Replay when flagged (times inside it as a
-//	          zig-zag varint of seconds and a uvarint of nanoseconds).
+//	          (Code, List); the Replay when flagged, below.
+//
+// The Replay, in order (each slice as a uvarint count, then its elements):
+// At; Region, Area, LineType, FactLineType, PostalCode; TimeZones; Lists
+// (List, then a byte: State in bits 0-3, bit 4 UpdatedAt follows, bit 5
+// ExpiresAt follows, bit 6 SourceDate follows, then those times in that
+// order); Consents (Seller, Purpose, Channel, GrantedAt, ExpiresAt);
+// Revocations (Seller, Purpose, Channel, At); Relationships (Seller, Kind,
+// At, PolicyExpiresAt as an optional time); Attempts; Outcomes (Seller,
+// Purpose, Channel, Kind, At); DisconnectedAt as an optional time;
+// Unavailable. A time is a zig-zag varint of Unix seconds and a uvarint of
+// nanoseconds; an optional time is a byte, 0 for the zero time, else 1 and
+// the time. A zero time is never flagged as present, so an entry has one
+// encoding.
 //
 // Time and Subject sit at fixed offsets so that a store can filter records by
 // them without decoding.
 type AuditRecord []byte
 
 // AuditRecordVersion is the format version of AuditRecord.
-const AuditRecordVersion = 2
+const AuditRecordVersion = 3
 
 const (
 	recHash     = 0
@@ -228,6 +295,12 @@ const (
 	recMinLen   = recSubject
 	flagSubject = 1
 	flagReplay  = 2
+
+	// In a replayed list's state byte.
+	listStateMask  = 0x0f
+	listHasUpdated = 0x10
+	listHasExpiry  = 0x20
+	listHasSource  = 0x40
 )
 
 // Seq is the record's position in the chain. The record must be Valid.
@@ -319,14 +392,33 @@ func AppendAuditRecord(b []byte, e *AuditEntry) []byte {
 	}
 	if r := e.Replay; r != nil {
 		b = appendTime(b, r.At)
-		b = appendStr(appendStr(appendStr(b, r.Region), r.Area), r.LineType)
+		b = appendStr(appendStr(appendStr(appendStr(appendStr(b, r.Region), r.Area), r.LineType), r.FactLineType), r.PostalCode)
 		b = binary.AppendUvarint(b, uint64(len(r.TimeZones)))
 		for _, z := range r.TimeZones {
 			b = appendStr(b, z)
 		}
 		b = binary.AppendUvarint(b, uint64(len(r.Lists)))
 		for _, l := range r.Lists {
-			b = append(appendStr(b, l.List), byte(l.State))
+			st := byte(l.State) & listStateMask
+			if !l.UpdatedAt.IsZero() {
+				st |= listHasUpdated
+			}
+			if !l.ExpiresAt.IsZero() {
+				st |= listHasExpiry
+			}
+			if !l.SourceDate.IsZero() {
+				st |= listHasSource
+			}
+			b = append(appendStr(b, l.List), st)
+			if st&listHasUpdated != 0 {
+				b = appendTime(b, l.UpdatedAt)
+			}
+			if st&listHasExpiry != 0 {
+				b = appendTime(b, l.ExpiresAt)
+			}
+			if st&listHasSource != 0 {
+				b = appendTime(b, l.SourceDate)
+			}
 		}
 		b = binary.AppendUvarint(b, uint64(len(r.Consents)))
 		for _, c := range r.Consents {
@@ -341,11 +433,18 @@ func AppendAuditRecord(b []byte, e *AuditEntry) []byte {
 		b = binary.AppendUvarint(b, uint64(len(r.Relationships)))
 		for _, v := range r.Relationships {
 			b = appendTime(appendStr(appendStr(b, v.Seller), string(v.Kind)), v.At)
+			b = appendOptTime(b, v.PolicyExpiresAt)
 		}
 		b = binary.AppendUvarint(b, uint64(len(r.Attempts)))
 		for _, t := range r.Attempts {
 			b = appendTime(b, t)
 		}
+		b = binary.AppendUvarint(b, uint64(len(r.Outcomes)))
+		for _, o := range r.Outcomes {
+			b = appendStr(appendStr(appendStr(appendStr(b, o.Seller), o.Purpose), string(o.Channel)), string(o.Kind))
+			b = appendTime(b, o.At)
+		}
+		b = appendOptTime(b, r.DisconnectedAt)
 		b = binary.AppendUvarint(b, uint64(len(r.Unavailable)))
 		for _, u := range r.Unavailable {
 			b = appendStr(b, u)
@@ -360,6 +459,15 @@ func appendStr(b []byte, s string) []byte {
 
 func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendUvarint(binary.AppendVarint(b, t.Unix()), uint64(t.Nanosecond()))
+}
+
+// appendOptTime appends an optional time: 0 for the zero time, else 1 and
+// the time.
+func appendOptTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	return appendTime(append(b, 1), t)
 }
 
 // recReader decodes a record's variable part; the first error sticks.
@@ -427,6 +535,27 @@ func (d *recReader) time() time.Time {
 	return time.Unix(s, int64(ns)).UTC()
 }
 
+// presentTime reads a time flagged as present: the zero time is refused (it
+// is written as absent).
+func (d *recReader) presentTime() time.Time {
+	t := d.time()
+	if t.IsZero() {
+		d.bad = true
+	}
+	return t
+}
+
+func (d *recReader) optTime() time.Time {
+	switch d.byte() {
+	case 0:
+		return time.Time{}
+	case 1:
+		return d.presentTime()
+	}
+	d.bad = true
+	return time.Time{}
+}
+
 // Decode returns the entry the record holds. An EInvalid error means the
 // record is damaged (it is not one AppendAuditRecord wrote).
 func (r AuditRecord) Decode() (AuditEntry, error) {
@@ -456,7 +585,7 @@ func (r AuditRecord) Decode() (AuditEntry, error) {
 		}
 	}
 	if flags&flagReplay != 0 {
-		rp := &AuditReplay{At: d.time(), Region: d.str(), Area: d.str(), LineType: d.str()}
+		rp := &AuditReplay{At: d.time(), Region: d.str(), Area: d.str(), LineType: d.str(), FactLineType: d.str(), PostalCode: d.str()}
 		if n := d.count(); n > 0 {
 			rp.TimeZones = make([]string, n)
 			for i := range rp.TimeZones {
@@ -466,7 +595,22 @@ func (r AuditRecord) Decode() (AuditEntry, error) {
 		if n := d.count(); n > 0 {
 			rp.Lists = make([]AuditList, n)
 			for i := range rp.Lists {
-				rp.Lists[i] = AuditList{List: d.str(), State: ListState(d.byte())}
+				l := &rp.Lists[i]
+				l.List = d.str()
+				st := d.byte()
+				if st&^(listStateMask|listHasUpdated|listHasExpiry|listHasSource) != 0 || st&listStateMask > byte(ListPresent) {
+					d.bad = true
+				}
+				l.State = ListState(st & listStateMask)
+				if st&listHasUpdated != 0 {
+					l.UpdatedAt = d.presentTime()
+				}
+				if st&listHasExpiry != 0 {
+					l.ExpiresAt = d.presentTime()
+				}
+				if st&listHasSource != 0 {
+					l.SourceDate = d.presentTime()
+				}
 			}
 		}
 		if n := d.count(); n > 0 {
@@ -484,7 +628,7 @@ func (r AuditRecord) Decode() (AuditEntry, error) {
 		if n := d.count(); n > 0 {
 			rp.Relationships = make([]AuditRel, n)
 			for i := range rp.Relationships {
-				rp.Relationships[i] = AuditRel{Seller: d.str(), Kind: RelationshipKind(d.str()), At: d.time()}
+				rp.Relationships[i] = AuditRel{Seller: d.str(), Kind: RelationshipKind(d.str()), At: d.time(), PolicyExpiresAt: d.optTime()}
 			}
 		}
 		if n := d.count(); n > 0 {
@@ -493,6 +637,13 @@ func (r AuditRecord) Decode() (AuditEntry, error) {
 				rp.Attempts[i] = d.time()
 			}
 		}
+		if n := d.count(); n > 0 {
+			rp.Outcomes = make([]AuditOutcome, n)
+			for i := range rp.Outcomes {
+				rp.Outcomes[i] = AuditOutcome{Seller: d.str(), Purpose: d.str(), Channel: Channel(d.str()), Kind: OutcomeKind(d.str()), At: d.time()}
+			}
+		}
+		rp.DisconnectedAt = d.optTime()
 		if n := d.count(); n > 0 {
 			rp.Unavailable = make([]string, n)
 			for i := range rp.Unavailable {

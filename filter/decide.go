@@ -315,8 +315,10 @@ func (e *evaluation) checkLists() {
 			state = f.StateAt(e.now) // an expired entry no longer matches
 		}
 		stale := false
+		var asOf time.Time // what the list's age counts from
 		if age := e.p.ListMaxAges[i]; age > 0 && state != ListUnknown {
-			stale = f.UpdatedAt.IsZero() || e.now.Sub(f.UpdatedAt) > age
+			asOf = f.asOf()
+			stale = asOf.IsZero() || e.now.Sub(asOf) > age
 		}
 		switch {
 		case state == ListAbsent && !stale:
@@ -325,7 +327,7 @@ func (e *evaluation) checkLists() {
 			// A stale list cannot vouch for an absence, unless an exemption
 			// would set the list aside anyway.
 			if !e.exempts(e.p.listFlags[i]) {
-				e.deny(ReasonListStale, list, e.staleDetail(list, f.UpdatedAt, e.p.ListMaxAges[i]))
+				e.deny(ReasonListStale, list, e.staleDetail(list, asOf, f.SourceDate.IsZero(), e.p.ListMaxAges[i]))
 			}
 			continue
 		case state == ListPresent:
@@ -334,7 +336,7 @@ func (e *evaluation) checkLists() {
 			continue
 		}
 		if stale && !e.exempts(e.p.listFlags[i]) {
-			e.deny(ReasonListStale, list, e.staleDetail(list, f.UpdatedAt, e.p.ListMaxAges[i]))
+			e.deny(ReasonListStale, list, e.staleDetail(list, asOf, f.SourceDate.IsZero(), e.p.ListMaxAges[i]))
 		}
 		flags := e.p.listFlags[i]
 		if flags&exemptByRelationship != 0 {
@@ -381,10 +383,22 @@ func (e *evaluation) exempts(flags uint8) bool {
 		flags&exemptByConsent != 0 && e.bestConsent().status == consentEffective
 }
 
-func (e *evaluation) staleDetail(list string, updated time.Time, age time.Duration) string {
+// asOf is the instant a list's age counts from: its source date when known,
+// else its last update.
+func (l *ListFact) asOf() time.Time {
+	if !l.SourceDate.IsZero() {
+		return l.SourceDate
+	}
+	return l.UpdatedAt
+}
+
+func (e *evaluation) staleDetail(list string, asOf time.Time, fromUpdate bool, age time.Duration) string {
 	when := "never updated"
-	if !updated.IsZero() {
-		when = "last updated on " + day(updated)
+	switch {
+	case !fromUpdate:
+		when = "published on " + day(asOf)
+	case !asOf.IsZero():
+		when = "last updated on " + day(asOf)
 	}
 	return "the " + list + " list was " + when + ": the rules allow at most " + formatWindow(age) + " (stale lists deny)"
 }

@@ -147,6 +147,11 @@ type ListFact struct {
 	// only for lists whose rules declare a maximum age (Policy.HasListAges):
 	// zero there means never, and the list is stale.
 	UpdatedAt time.Time
+	// SourceDate, when not zero, is when the registry published the list's
+	// data (ListInfo.SourceDate); the maximum age is then counted from it
+	// rather than from UpdatedAt, since re-writing old data does not make
+	// it current.
+	SourceDate time.Time
 	// ExpiresAt, for a present entry added with an expiry, is when it stops
 	// matching; zero for an entry that never expires. The entry stays in the
 	// store (and in the bloom filters, as a "maybe") until removed: Decide

@@ -74,6 +74,29 @@ func TestJurisdiction(t *testing.T) {
 			f.Lists[0].UpdatedAt = time.Time{}
 			return f
 		}, wed, []filter.ReasonCode{filter.ReasonListStale}},
+		// The source date, when known, is what the age counts from.
+		{"re-imported today from an old file", filter.Request{Number: num(t, "2125550100")}, func() filter.Facts {
+			f := fresh()
+			f.Lists[0].UpdatedAt = wed.Add(-time.Hour)
+			f.Lists[0].SourceDate = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+			return f
+		}, wed, []filter.ReasonCode{filter.ReasonListStale}},
+		{"old write of a recent file", filter.Request{Number: num(t, "2125550100")}, func() filter.Facts {
+			f := fresh()
+			f.Lists[0].UpdatedAt = time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+			f.Lists[0].SourceDate = time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
+			return f
+		}, wed, nil},
+		{"source date at the limit", filter.Request{Number: num(t, "2125550100")}, func() filter.Facts {
+			f := fresh()
+			f.Lists[0].SourceDate = wed.Add(-31 * 24 * time.Hour)
+			return f
+		}, wed, nil},
+		{"source date just past the limit", filter.Request{Number: num(t, "2125550100")}, func() filter.Facts {
+			f := fresh()
+			f.Lists[0].SourceDate = wed.Add(-31*24*time.Hour - time.Second)
+			return f
+		}, wed, []filter.ReasonCode{filter.ReasonListStale}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,5 +153,33 @@ func TestPostalArea(t *testing.T) {
 		if _, _, err := filter.PostalArea(bad); filter.ErrorCode(err) != filter.CodeInvalidPostalCode {
 			t.Errorf("PostalArea(%q): %v, want invalid_postal_code", bad, err)
 		}
+	}
+}
+
+// TestListStaleDetail: the detail names what the age was counted from.
+func TestListStaleDetail(t *testing.T) {
+	rs := mustPack(t, "emergencies: []")
+	wed := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
+	req := filter.Request{Number: num(t, "2125550100"), Channel: filter.ChannelCall, Purpose: "insurance", Seller: "acme"}
+	for _, c := range []struct {
+		name               string
+		updated, published time.Time
+		want               string
+	}{
+		{"source date", wed, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), "published on 2026-10-01"},
+		{"update time", time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC), time.Time{}, "last updated on 2026-10-02"},
+		{"never", time.Time{}, time.Time{}, "never updated"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var f filter.Facts
+			for _, l := range []string{"national", "state", "litigator", "internal"} {
+				f.Lists = append(f.Lists, filter.ListFact{List: l, State: filter.ListAbsent, UpdatedAt: wed})
+			}
+			f.Lists[0].UpdatedAt, f.Lists[0].SourceDate = c.updated, c.published
+			d := filter.Decide(rs, req, f, wed)
+			if len(d.Reasons) != 1 || d.Reasons[0].Code != filter.ReasonListStale || !strings.Contains(d.Reasons[0].Detail, c.want) {
+				t.Fatalf("got %v, want one list_stale saying %q", d.Reasons, c.want)
+			}
+		})
 	}
 }

@@ -34,6 +34,58 @@ type ListStore interface {
 	ScanList(ctx context.Context, list string, fn func(key uint64) error) error
 	// Lists describes every list, sorted by name.
 	Lists(ctx context.Context) ([]ListInfo, error)
+	// SetListSource records the source date of the named list's data: when
+	// the registry published the file it was imported from (ListInfo.SourceDate).
+	// It may move back (an officer corrects it) and does not change UpdatedAt
+	// or the keys. EInvalid for a zero date or a bad name, ENotFound if the
+	// list does not exist.
+	SetListSource(ctx context.Context, list string, sourceDate time.Time) error
+	// ReplaceList makes the named list exactly the keys of list from (with
+	// their expiries, its count and its source date; UpdatedAt is now) and
+	// deletes from, in one atomic step: a reader sees the old contents or
+	// the new, never a mix, and a failed call changes nothing. The list is
+	// created if it does not exist. from must be a variant of the list (see
+	// ListVariant: listfeed stages a full import in list~staging), so that a
+	// store can keep the two together (Redis: one Cluster slot). EInvalid
+	// for bad names or a from that is not a variant of the list; ENotFound
+	// if from does not exist (nothing changes).
+	ReplaceList(ctx context.Context, list, from string) (ListInfo, error)
+	// DeleteList removes the named list: its keys, their expiries and its
+	// info (Lists no longer shows it). EInvalid for a bad name; ENotFound if
+	// it does not exist.
+	DeleteList(ctx context.Context, list string) error
+}
+
+// VariantSep separates a list's name from the suffix of a variant of it: the
+// list "national~staging" is a variant of "national". Stores keep a list and
+// its variants together, so that ReplaceList can swap them atomically.
+const VariantSep = '~'
+
+// ListVariant returns the list that the named list is a variant of (the name
+// before its first VariantSep) and true, or "" and false when name is no
+// variant (no VariantSep, or one at its start).
+func ListVariant(name string) (base string, ok bool) {
+	for i := 0; i < len(name); i++ {
+		if name[i] == VariantSep {
+			return name[:i], i > 0
+		}
+	}
+	return "", false
+}
+
+// ValidateReplace checks the names of a ReplaceList: both valid list names,
+// from a variant of list.
+func ValidateReplace(list, from string) error {
+	if err := ValidateListName(list); err != nil {
+		return err
+	}
+	if err := ValidateListName(from); err != nil {
+		return err
+	}
+	if base, ok := ListVariant(from); !ok || base != list {
+		return Errorf(EInvalid, "", "list %q cannot replace list %q: only a variant of a list (%s%c<suffix>) can", from, list, list, VariantSep)
+	}
+	return nil
 }
 
 // ExpiringListStore is a ListStore whose entries may expire: a list entry
@@ -81,9 +133,23 @@ const MaxOutcomeAge = (maxDays + 1) * 24 * time.Hour
 
 // ListInfo describes a list.
 type ListInfo struct {
-	Name      string
-	Count     int64
+	Name  string
+	Count int64
+	// UpdatedAt is when the list's keys were last written.
 	UpdatedAt time.Time
+	// SourceDate is when the registry published the data the list holds
+	// (SetListSource), in UTC to the millisecond; zero if unknown. A list
+	// re-imported today from a month-old file is a month old.
+	SourceDate time.Time
+}
+
+// ValidateListSource checks a source date for SetListSource: EInvalid when it
+// is zero or before 1970 (no registry file is; stores keep Unix ms).
+func ValidateListSource(sourceDate time.Time) error {
+	if sourceDate.IsZero() || sourceDate.UnixMilli() <= 0 {
+		return Errorf(EInvalid, "", "the list's source date is missing or before 1970: give the date the registry published the file")
+	}
+	return nil
 }
 
 // FactStore keeps consents, revocations, relationships and attempts.

@@ -15,16 +15,26 @@ type Phase string
 
 // Phases, in order. A change import has only PhaseLoad.
 const (
-	PhaseLoad    Phase = "load"    // reading the file into the list, or into the staging list for a full file
-	PhaseAdd     Phase = "add"     // full file: adding to the list the numbers the file has and it lacks
-	PhaseRemove  Phase = "remove"  // full file: removing from it the numbers it has and the file lacks
-	PhaseCleanup Phase = "cleanup" // full file: emptying the staging list
-	PhaseDone    Phase = "done"    // finished: the state file records the import
+	PhaseLoad Phase = "load" // reading the file into the list, or into the staging list for a full file
+	// PhaseAdd, for a full file: copying into the staging list the list's
+	// numbers outside the file's scope (other area codes), which the replace
+	// keeps, and counting the changes. The list is not written.
+	PhaseAdd Phase = "add"
+	// PhaseRemove is not entered any more: a checkpoint of an earlier build
+	// in it continues with PhaseAdd's work, which gives the same list.
+	PhaseRemove Phase = "remove"
+	// PhaseCleanup, for a full file: replacing the list with the staging
+	// list, in one atomic store call. (In a version 1 checkpoint: emptying
+	// the staging list after the list was merged.)
+	PhaseCleanup Phase = "cleanup"
+	PhaseDone    Phase = "done" // finished: the state file records the import
 )
 
 // checkpointVersion is bumped when Checkpoint changes incompatibly; a state
-// file of another version is refused rather than misread.
-const checkpointVersion = 1
+// file of another version is refused rather than misread. Version 1 (the
+// list merged with the staging list in place) is still read: its phases
+// mean what they meant (see PhaseCleanup), and Import finishes them so.
+const checkpointVersion = 2
 
 // Checkpoint is what the state file holds: where an unfinished import is, or,
 // once done, what the last import of the list was (its counts and source
@@ -64,7 +74,7 @@ func ReadCheckpoint(path string) (cp Checkpoint, ok bool, err error) {
 	if err := json.Unmarshal(b, &cp); err != nil {
 		return Checkpoint{}, false, fmt.Errorf("read import state %s: %w (remove the file to start the import over)", path, err)
 	}
-	if cp.Version != checkpointVersion {
+	if cp.Version != checkpointVersion && cp.Version != 1 {
 		return Checkpoint{}, false, fmt.Errorf("import state %s has version %d, this program writes %d: remove the file to start the import over", path, cp.Version, checkpointVersion)
 	}
 	return cp, true, nil

@@ -115,21 +115,24 @@ type Result struct {
 //
 // A full file (KindFull) replaces the list's contents (for a file scoped by
 // area code, its contents in those area codes): it is read into the staging
-// list <list>~staging; then the two lists, both scanned in ascending order,
-// are merged, and what the file has and the list lacks is added to the list,
-// then what the list has and the file lacks is removed from it; then the
-// staging list is emptied. What is atomic with only the ListStore operations:
-// anything that fails before the add phase (a bad or truncated file, too many
-// bad lines, an empty file, a store error while loading, ctx cancelled) leaves
-// the list exactly as it was. What is not: the apply is many store calls, so a
-// crash or error during it leaves it partly applied. During the add phase the
-// list holds all its old numbers and some new ones; during the remove phase,
-// every new number and some old ones not yet removed: nothing is removed
-// before every addition is in, so a partial apply never unlists a number the
-// new file lists. Checks made meanwhile see that mix. Running the import
-// again completes it (with the state file it goes on from the phase it was
-// in; without, it loads the file again first). One import per list at a
-// time: two would share the staging list.
+// list <list>~staging (a variant of the list, filter.ListVariant); then the
+// list and the staging list, both scanned in ascending order, are merged: the
+// list's numbers outside the file's area codes are copied into the staging
+// list, and the changes counted; then one store call, ReplaceList, makes the
+// list the staging list, with the file's source date, and deletes the
+// staging list. The list is written by that call only, which is atomic: a
+// failure at any point before it (a bad or truncated file, too many bad
+// lines, an empty file, a store error, ctx cancelled, a crash) leaves the
+// list exactly as it was, and checks never see a mix of old and new. A number
+// added to the list while the import runs is in the staging list only if the
+// merge copied it, so the replace may drop it: one import per list at a time,
+// and opt-outs belong in a list no file replaces. Running the import again
+// completes it (with the state file it goes on from the phase it was in;
+// without, the staging list is deleted and it starts over).
+//
+// A file's source date (Options.SourceDate, else the Reader's) is recorded
+// as the list's (filter.ListStore.SetListSource), for the full and the change
+// files, before the import is recorded as finished.
 //
 // With Options.StatePath, a checkpoint (phase, line, byte offset, counts) is
 // written after each chunk the store acknowledged, and a run with the same
@@ -142,7 +145,7 @@ type Result struct {
 // Options.MaxBadLines. Errors from dst are returned wrapped; EInvalid for bad
 // options, EConflict for a state file of another import or an older file.
 func Import(ctx context.Context, dst Store, list string, r Reader, opts Options) (Result, error) {
-	if err := cmp.Or(opts.Validate(), filter.ValidateListName(list), filter.ValidateListName(list+StagingSuffix)); err != nil {
+	if err := cmp.Or(opts.Validate(), filter.ValidateListName(list), filter.ValidateReplace(list, list+StagingSuffix)); err != nil {
 		return Result{}, err
 	}
 	opts.setDefaults()
@@ -152,6 +155,13 @@ func Import(ctx context.Context, dst Store, list string, r Reader, opts Options)
 		res:   Result{List: list, Format: r.Format(), Kind: r.Kind(), SourceDate: cmp.Or(opts.SourceDate, r.SourceDate())},
 	}
 	if err := im.run(ctx); err != nil {
+		if im.full() && opts.StatePath == "" {
+			// Nothing resumes from the staging list: free it (best effort;
+			// the next import deletes it anyway).
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			_ = dst.DeleteList(dctx, im.staging)
+			cancel()
+		}
 		im.res.Elapsed = opts.Now().Sub(im.start)
 		return im.res, fmt.Errorf("import %s into list %s: %w", r.Format(), list, err)
 	}
@@ -170,6 +180,7 @@ type importer struct {
 	phase         Phase
 	areas         [1000]bool // area codes seen, for a full file scoped by them
 	lastDate      time.Time  // source date of the list's last finished import
+	v1Cleanup     bool       // resuming a version 1 checkpoint's cleanup phase
 }
 
 func (im *importer) full() bool { return im.res.Kind == KindFull }
@@ -185,8 +196,14 @@ func (im *importer) run(ctx context.Context) error {
 	if im.phase == PhaseLoad {
 		if !im.res.Resumed && im.full() {
 			// A staging list left by an earlier import that was given up.
-			if _, err := im.empty(ctx, im.staging); err != nil {
-				return fmt.Errorf("empty the staging list %s: %w", im.staging, err)
+			if err := im.dst.DeleteList(ctx, im.staging); err != nil && filter.ErrorKind(err) != filter.ENotFound {
+				return fmt.Errorf("delete the staging list %s left by an earlier import: %w", im.staging, err)
+			}
+		}
+		if im.full() {
+			// Created now, so that an empty file (AllowEmpty) replaces too.
+			if _, err := im.dst.AddToList(ctx, im.staging, nil); err != nil {
+				return fmt.Errorf("create the staging list %s: %w; the list is unchanged", im.staging, err)
 			}
 		}
 		if err := im.checkpoint(); err != nil {
@@ -199,32 +216,60 @@ func (im *importer) run(ctx context.Context) error {
 			return filter.Errorf(filter.EInvalid, "", "the %s file has no numbers (%d lines, %d bad): it would empty the list; the list is unchanged (allow empty files to import it anyway)", im.res.Format, im.res.Lines, im.res.Bad)
 		}
 		if !im.full() {
+			if err := im.setSource(ctx); err != nil {
+				return fmt.Errorf("%w (the changes are applied; a re-run applies them again, which is safe)", err)
+			}
 			return im.finish()
 		}
 		if err := im.enter(PhaseAdd); err != nil {
 			return err
 		}
 	}
-	if im.phase == PhaseAdd {
-		if err := im.apply(ctx, true); err != nil {
-			return fmt.Errorf("add the new numbers (a re-run completes the import): %w", err)
+	if im.v1Cleanup {
+		// An earlier build merged the list in place and was emptying the
+		// staging list: finish that.
+		if err := im.dst.DeleteList(ctx, im.staging); err != nil && filter.ErrorKind(err) != filter.ENotFound {
+			return fmt.Errorf("delete the staging list %s (the list itself is imported; a re-run finishes): %w", im.staging, err)
 		}
-		if err := im.enter(PhaseRemove); err != nil {
-			return err
+		if err := im.setSource(ctx); err != nil {
+			return fmt.Errorf("%w (the list itself is imported; a re-run finishes)", err)
 		}
+		return im.finish()
 	}
-	if im.phase == PhaseRemove {
-		if err := im.apply(ctx, false); err != nil {
-			return fmt.Errorf("remove the numbers no longer listed (a re-run completes the import): %w", err)
+	if im.phase == PhaseAdd || im.phase == PhaseRemove {
+		if err := im.keep(ctx); err != nil {
+			return fmt.Errorf("copy the list's numbers outside the file's area codes to the staging list %s: %w; the list is unchanged (a re-run continues)", im.staging, err)
 		}
 		if err := im.enter(PhaseCleanup); err != nil {
 			return err
 		}
 	}
-	if _, err := im.empty(ctx, im.staging); err != nil {
-		return fmt.Errorf("empty the staging list %s (the list itself is imported; a re-run finishes): %w", im.staging, err)
+	if err := im.replace(ctx); err != nil {
+		return fmt.Errorf("replace the list with the staging list %s: %w (a re-run completes the import)", im.staging, err)
 	}
 	return im.finish()
+}
+
+// setSource records the file's source date as the list's (what list_stale
+// counts the list's age from), when the file has one. It runs before the
+// import is recorded as finished, so a failure here is completed by a re-run.
+// A change file counts too: applied to the list, it brings the list up to its
+// date. A list no write created (a change file of removals only) is created.
+func (im *importer) setSource(ctx context.Context) error {
+	d := im.res.SourceDate
+	if d.IsZero() {
+		return nil
+	}
+	err := im.dst.SetListSource(ctx, im.list, d)
+	if filter.ErrorKind(err) == filter.ENotFound {
+		if _, err = im.dst.AddToList(ctx, im.list, nil); err == nil {
+			err = im.dst.SetListSource(ctx, im.list, d)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("record the source date %s of list %s: %w", d.Format(time.DateOnly), im.list, err)
+	}
+	return nil
 }
 
 // restore reads the state file and, if it holds an unfinished import of the
@@ -268,6 +313,7 @@ func (im *importer) restore() error {
 		}
 	}
 	im.phase = cp.Phase
+	im.v1Cleanup = cp.Version == 1 && cp.Phase == PhaseCleanup
 	im.res.Resumed = true
 	im.res.Lines, im.res.Numbers, im.res.Bad = cp.Lines, cp.Numbers, cp.Bad
 	im.res.Added, im.res.Removed = cp.Added, cp.Removed
@@ -451,30 +497,4 @@ func (im *importer) acknowledged(ctx context.Context) error {
 	}
 	im.progress()
 	return ctx.Err()
-}
-
-// empty removes every key of the named list, a chunk at a time.
-func (im *importer) empty(ctx context.Context, list string) (int64, error) {
-	var removed int64
-	buf := make([]uint64, 0, im.opts.Chunk)
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		n, err := im.dst.RemoveFromList(ctx, list, buf)
-		removed += int64(n)
-		buf = buf[:0]
-		return err
-	}
-	err := im.dst.ScanList(ctx, list, func(k uint64) error {
-		buf = append(buf, k)
-		if len(buf) == cap(buf) {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	return removed, err
 }

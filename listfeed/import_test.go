@@ -20,11 +20,13 @@ import (
 // to one list, counting the keys written to each list.
 type failing struct {
 	Store
-	mu        sync.Mutex
-	list      string // the list whose writes count towards failAt
-	failAt    int    // fail the failAt-th write to list; 0 never
-	writes    int
-	keysAdded map[string]int
+	mu     sync.Mutex
+	list   string // the list whose writes count towards failAt
+	failAt int    // fail the failAt-th write to list; 0 never
+	// failReplace fails every ReplaceList.
+	failReplace bool
+	writes      int
+	keysAdded   map[string]int
 }
 
 var errInjected = errors.New("injected failure")
@@ -57,6 +59,13 @@ func (f *failing) RemoveFromList(ctx context.Context, list string, keys []uint64
 		return 0, err
 	}
 	return f.Store.RemoveFromList(ctx, list, keys)
+}
+
+func (f *failing) ReplaceList(ctx context.Context, list, from string) (filter.ListInfo, error) {
+	if f.failReplace {
+		return filter.ListInfo{}, errInjected
+	}
+	return f.Store.ReplaceList(ctx, list, from)
 }
 
 func mustListKeys(tb testing.TB, st Store, list string) []uint64 {
@@ -242,7 +251,8 @@ func TestImportResumesFullAfterLoadFailure(t *testing.T) {
 	before := []uint64{12016660001, 12995559999}
 	mustAdd(t, st, "national", before...)
 
-	bad := &failing{Store: st, list: "national" + StagingSuffix, failAt: 4}
+	// The 1st write creates the staging list, the 2nd to 4th load chunks.
+	bad := &failing{Store: st, list: "national" + StagingSuffix, failAt: 5}
 	opts := Options{Chunk: 100, StatePath: state}
 	if _, err := importFile(t, bad, "national", "dnc", path, Config{}, opts); !errors.Is(err, errInjected) {
 		t.Fatalf("first run: error %v, want the injected one", err)
@@ -263,8 +273,9 @@ func TestImportResumesFullAfterLoadFailure(t *testing.T) {
 	if !res.Resumed || res.Numbers != 2500 || res.Lines != 2500 {
 		t.Errorf("second run: %+v; want resumed with 2500 numbers", res)
 	}
-	if got := counted.keysAdded["national"+StagingSuffix]; got != 2200 {
-		t.Errorf("second run wrote %d keys to staging, want 2200 (continuing after line 300)", got)
+	// 2200 from the file, and 12995559999 (another area code: kept).
+	if got := counted.keysAdded["national"+StagingSuffix]; got != 2201 {
+		t.Errorf("second run wrote %d keys to staging, want 2201 (continuing after line 300, and the kept key)", got)
 	}
 	// 12016660001 is in area code 201 (replaced), 12995559999 in 299 (not in the file).
 	want := sorted(append(slices.Clone(keys), 12995559999)...)
@@ -279,46 +290,132 @@ func TestImportResumesFullAfterLoadFailure(t *testing.T) {
 	}
 }
 
-// TestImportResumesFullAfterApplyFailure: a failure while applying leaves a
-// partial apply, which the re-run completes.
-func TestImportResumesFullAfterApplyFailure(t *testing.T) {
+// TestImportFullFailureAtAnyPointLeavesListUnchanged: a full import that
+// fails at any point (a write to the staging list while loading or copying
+// the kept numbers, setting its source date, the replace) leaves the list as
+// it was; the re-run completes it.
+func TestImportFullFailureAtAnyPointLeavesListUnchanged(t *testing.T) {
+	// Writes to staging: 1 creates it, 2-26 load the 25 chunks, 27-29 copy
+	// the 250 numbers of area code 299 (kept).
 	for _, tc := range []struct {
-		name   string
-		failAt int
-		phase  Phase
+		name        string
+		failAt      int
+		failSource  bool
+		failReplace bool
+		wantPhase   Phase
 	}{
-		{"during adds", 3, PhaseAdd},
-		{"during removes", 26 + 2, PhaseRemove}, // 25 add chunks, then removes
+		{"creating the staging list", 1, false, false, ""}, // before the first checkpoint
+		{"loading", 10, false, false, PhaseLoad},
+		{"the last load chunk", 26, false, false, PhaseLoad},
+		{"copying the kept numbers", 28, false, false, PhaseAdd},
+		{"setting the source date", 0, true, false, PhaseCleanup},
+		{"replacing", 0, false, true, PhaseCleanup},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path, state := filepath.Join(dir, "dnc.txt"), filepath.Join(dir, "national.state")
+			path, state := filepath.Join(dir, "dnc_20261130.txt"), filepath.Join(dir, "national.state")
 			keys := writeDNC(t, path, 2500)
 			st := embedded.MustOpenTemp(t)
-			var old []uint64
-			for i := range 300 { // numbers of area code 201 not in the file
-				old = append(old, uint64(12016660000+i))
+			var before, kept []uint64
+			for i := range 300 { // numbers of area code 201 not in the file: removed
+				before = append(before, uint64(12016660000+i))
 			}
-			mustAdd(t, st, "national", old...)
-			bad := &failing{Store: st, list: "national", failAt: tc.failAt}
+			for i := range 250 { // numbers of area code 299: kept
+				kept = append(kept, uint64(12995550000+i))
+			}
+			before = sorted(append(before, kept...)...)
+			mustAdd(t, st, "national", before...)
+			bad := &failing{Store: st, list: "national" + StagingSuffix, failAt: tc.failAt, failReplace: tc.failReplace}
+			var dst Store = bad
+			if tc.failSource {
+				dst = &sourceFailing{Store: bad, fail: true}
+			}
 			opts := Options{Chunk: 100, StatePath: state}
-			if _, err := importFile(t, bad, "national", "dnc", path, Config{}, opts); !errors.Is(err, errInjected) {
+			_, err := importFile(t, dst, "national", "dnc", path, Config{}, opts)
+			if tc.failSource && filter.ErrorKind(err) != filter.EUnavailable || !tc.failSource && !errors.Is(err, errInjected) {
 				t.Fatalf("first run: error %v, want the injected one", err)
 			}
-			if cp, _, _ := ReadCheckpoint(state); cp.Phase != tc.phase {
-				t.Fatalf("checkpoint phase %s, want %s", cp.Phase, tc.phase)
+			if got := mustListKeys(t, st, "national"); !slices.Equal(got, before) {
+				t.Fatalf("after the failure the list has %d keys, want the %d it had", len(got), len(before))
+			}
+			if cp, _, _ := ReadCheckpoint(state); cp.Phase != tc.wantPhase {
+				t.Fatalf("checkpoint phase %s, want %s", cp.Phase, tc.wantPhase)
 			}
 			res, err := importFile(t, st, "national", "dnc", path, Config{}, opts)
 			if err != nil {
 				t.Fatalf("second run: %v", err)
 			}
-			if got := mustListKeys(t, st, "national"); !slices.Equal(got, keys) {
-				t.Errorf("list has %d keys, want the file's %d", len(got), len(keys))
+			want := sorted(append(slices.Clone(keys), kept...)...)
+			if got := mustListKeys(t, st, "national"); !slices.Equal(got, want) {
+				t.Errorf("list has %d keys, want %d (the file's and the kept)", len(got), len(want))
 			}
-			if res.Added != 2500 || res.Removed != 300 || !res.Resumed {
-				t.Errorf("result %+v: want resumed, 2500 added, 300 removed", res)
+			if res.Added != 2500 || res.Removed != 300 || res.Resumed != (tc.wantPhase != "") {
+				t.Errorf("result %+v: want 2500 added, 300 removed, resumed %v", res, tc.wantPhase != "")
+			}
+			if got := mustListKeys(t, st, "national"+StagingSuffix); len(got) != 0 {
+				t.Errorf("staging list left with %d keys", len(got))
+			}
+			if got := mustSourceDate(t, st, "national"); !got.Equal(day(2026, 11, 30)) {
+				t.Errorf("source date %v, want 2026-11-30", got)
 			}
 		})
+	}
+}
+
+// TestImportFullWithoutStateDeletesStaging: a failed full import that
+// cannot resume (no state file) deletes its staging list.
+func TestImportFullWithoutStateDeletesStaging(t *testing.T) {
+	st := embedded.MustOpenTemp(t)
+	mustAdd(t, st, "national", 12015550100)
+	bad := &failing{Store: st, failReplace: true}
+	r := NewDNC(strings.NewReader("2015550101\n2015550102\n"), Config{})
+	if _, err := Import(context.Background(), bad, "national", r, Options{}); !errors.Is(err, errInjected) {
+		t.Fatalf("error %v, want the injected one", err)
+	}
+	if got := mustListKeys(t, st, "national"); !slices.Equal(got, []uint64{12015550100}) {
+		t.Errorf("list = %v, want it unchanged", got)
+	}
+	infos, err := st.Lists(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		if in.Name == "national"+StagingSuffix {
+			t.Errorf("staging list left: %+v", in)
+		}
+	}
+}
+
+// TestImportResumesV1Cleanup: a version 1 checkpoint in its cleanup phase
+// (the list merged in place, the staging list being emptied) is finished as
+// such: the staging list, partly emptied, does not replace the list.
+func TestImportResumesV1Cleanup(t *testing.T) {
+	dir := t.TempDir()
+	path, state := filepath.Join(dir, "dnc_20261130.txt"), filepath.Join(dir, "national.state")
+	keys := writeDNC(t, path, 50)
+	st := embedded.MustOpenTemp(t)
+	mustAdd(t, st, "national", keys...)
+	mustAdd(t, st, "national"+StagingSuffix, keys[:10]...) // partly emptied
+	id, err := FileID(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeCheckpoint(state, Checkpoint{Version: 1, List: "national", Format: "dnc", SourceID: id, Kind: KindFull.String(),
+		Phase: PhaseCleanup, Lines: 50, Numbers: 50, Added: 50, AreaCodes: []int{201}, SourceDate: day(2026, 11, 30)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := importFile(t, st, "national", "dnc", path, Config{}, Options{StatePath: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustListKeys(t, st, "national"); !slices.Equal(got, keys) || !res.Resumed {
+		t.Errorf("list has %d keys (resumed %v), want the file's %d", len(got), res.Resumed, len(keys))
+	}
+	if got := mustListKeys(t, st, "national"+StagingSuffix); len(got) != 0 {
+		t.Errorf("staging list left with %d keys", len(got))
+	}
+	if cp, _, _ := ReadCheckpoint(state); cp.Phase != PhaseDone || cp.Version != checkpointVersion {
+		t.Errorf("final state %+v: want done, version %d", cp, checkpointVersion)
 	}
 }
 
@@ -555,5 +652,71 @@ func TestImportValidates(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Kind != filter.EInvalid {
 			t.Errorf("%s: error %v, want EInvalid", name, err)
 		}
+	}
+}
+
+// sourceFailing fails SetListSource while fail is set.
+type sourceFailing struct {
+	Store
+	fail bool
+}
+
+func (s *sourceFailing) SetListSource(ctx context.Context, list string, d time.Time) error {
+	if s.fail {
+		return filter.Wrap(filter.EUnavailable, errInjected, "set source")
+	}
+	return s.Store.SetListSource(ctx, list, d)
+}
+
+func mustSourceDate(tb testing.TB, st *embedded.Store, list string) time.Time {
+	tb.Helper()
+	infos, err := st.Lists(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, in := range infos {
+		if in.Name == list {
+			return in.SourceDate
+		}
+	}
+	tb.Fatalf("no list %s", list)
+	return time.Time{}
+}
+
+// TestImportRecordsSourceDate: a finished import records the file's source
+// date as the list's; a change file of removals creates the list to do so;
+// a file without a date leaves the list's alone; a failure to record it
+// fails the import, and the re-run records it.
+func TestImportRecordsSourceDate(t *testing.T) {
+	st := embedded.MustOpenTemp(t)
+	mustImportFixture(t, st, "tps", "tps", "tps_20261130.txt", Config{}, Options{})
+	if got := mustSourceDate(t, st, "tps"); !got.Equal(day(2026, 11, 30)) {
+		t.Errorf("tps source date after a full import = %v, want 2026-11-30", got)
+	}
+	mustImportFixture(t, st, "gone", "dnc-change", "dnc_deletions.txt", Config{Op: OpRemove}, Options{SourceDate: day(2026, 12, 3)})
+	if got := mustSourceDate(t, st, "gone"); !got.Equal(day(2026, 12, 3)) {
+		t.Errorf("source date after a change file of removals = %v, want 2026-12-03", got)
+	}
+	mustImportFixture(t, st, "tps", "dnc-change", "dnc_additions.txt", Config{Op: OpAdd}, Options{})
+	if got := mustSourceDate(t, st, "tps"); !got.Equal(day(2026, 11, 30)) {
+		t.Errorf("a file without a date changed the source date to %v", got)
+	}
+
+	state := filepath.Join(t.TempDir(), "tps.state")
+	sf := &sourceFailing{Store: st, fail: true}
+	r := NewTPS(strings.NewReader("02073787244\n"), Config{SourceDate: day(2026, 12, 5)})
+	if _, err := Import(context.Background(), sf, "tps", r, Options{StatePath: state, SourceID: "x"}); filter.ErrorKind(err) != filter.EUnavailable {
+		t.Fatalf("import with SetListSource failing: error %v, want EUnavailable", err)
+	}
+	if cp, _, _ := ReadCheckpoint(state); cp.Phase == PhaseDone {
+		t.Fatal("the import was recorded as finished without its source date")
+	}
+	sf.fail = false
+	r = NewTPS(strings.NewReader("02073787244\n"), Config{SourceDate: day(2026, 12, 5)})
+	if _, err := Import(context.Background(), sf, "tps", r, Options{StatePath: state, SourceID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustSourceDate(t, st, "tps"); !got.Equal(day(2026, 12, 5)) {
+		t.Errorf("source date after the re-run = %v, want 2026-12-05", got)
 	}
 }

@@ -28,11 +28,23 @@ import (
 
 // Store is what Import needs of a list store; filter.ListStore satisfies it.
 // Its methods must keep the filter.ListStore contract: adding and removing are
-// idempotent, and ScanList returns keys in ascending order.
+// idempotent, ScanList returns keys in ascending order, and ReplaceList is
+// atomic.
 type Store interface {
 	AddToList(ctx context.Context, list string, keys []uint64) (added int, err error)
 	RemoveFromList(ctx context.Context, list string, keys []uint64) (removed int, err error)
 	ScanList(ctx context.Context, list string, fn func(key uint64) error) error
+	// SetListSource records the date of the list's data (the file's source
+	// date); ENotFound if the list does not exist.
+	SetListSource(ctx context.Context, list string, sourceDate time.Time) error
+	// ReplaceList makes the list the keys of its variant from (the staging
+	// list) and deletes from, in one atomic step; ENotFound if from does
+	// not exist.
+	ReplaceList(ctx context.Context, list, from string) (filter.ListInfo, error)
+	// DeleteList removes a list; ENotFound if it does not exist.
+	DeleteList(ctx context.Context, list string) error
+	// Lists describes every list.
+	Lists(ctx context.Context) ([]filter.ListInfo, error)
 }
 
 var _ Store = filter.ListStore(nil)

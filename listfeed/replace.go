@@ -3,34 +3,34 @@ package listfeed
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"callfilter/filter"
 )
 
 // mergeBatch is how many keys of the list's scan go to the merge at a time.
 const mergeBatch = 4096
 
-// apply runs one pass of a full import's merge of the list with the staging
-// list: adds (the staging list's keys the list lacks) or removes (the list's
-// keys in scope that the staging list lacks), in chunks, checkpointing after
-// each. A pass computes its work from the lists as they are, so a re-run of a
-// pass that stopped midway does only what is left.
-func (im *importer) apply(ctx context.Context, adds bool) error {
+// keep runs the pass of a full import between loading the staging list and
+// replacing the list with it: the list and the staging list, both scanned in
+// ascending order, are merged; the list's keys outside the file's scope (for
+// a file scoped by area code, those of other area codes) are copied into the
+// staging list, in chunks, checkpointing after each, so that the replace
+// keeps them; and the changes the replace will make are counted (Added: the
+// file's keys the list lacks; Removed: the list's keys in scope the file
+// lacks). The list is not written. The pass works from the lists as they
+// are, so a re-run of a pass that stopped midway copies only what is left,
+// and counts the same.
+func (im *importer) keep(ctx context.Context) error {
+	im.res.Added, im.res.Removed = 0, 0
+	scoped := im.r.ScopeByAreaCode()
 	buf := make([]uint64, 0, im.opts.Chunk)
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
 		}
-		if adds {
-			n, err := im.dst.AddToList(ctx, im.list, buf)
-			im.res.Added += int64(n)
-			if err != nil {
-				return err
-			}
-		} else {
-			n, err := im.dst.RemoveFromList(ctx, im.list, buf)
-			im.res.Removed += int64(n)
-			if err != nil {
-				return err
-			}
+		if _, err := im.dst.AddToList(ctx, im.staging, buf); err != nil {
+			return err
 		}
 		buf = buf[:0]
 		if err := im.checkpoint(); err != nil {
@@ -39,24 +39,19 @@ func (im *importer) apply(ctx context.Context, adds bool) error {
 		im.progress()
 		return ctx.Err()
 	}
-	scoped := im.r.ScopeByAreaCode()
-	inScope := func(k uint64) bool {
-		if !scoped {
-			return true
-		}
-		a, ok := areaCodeOf(k)
-		return ok && im.areas[a]
-	}
 	err := mergeLists(ctx, im.dst, im.list, im.staging, func(k uint64, inList, inStaging bool) error {
 		switch {
-		case adds && inStaging && !inList:
-		case !adds && inList && !inStaging && inScope(k):
-		default:
-			return nil
-		}
-		buf = append(buf, k)
-		if len(buf) == cap(buf) {
-			return flush()
+		case inStaging && !inList:
+			im.res.Added++
+		case inList && !inStaging:
+			if a, ok := areaCodeOf(k); scoped && (!ok || !im.areas[a]) {
+				buf = append(buf, k) // outside the file's scope: kept
+				if len(buf) == cap(buf) {
+					return flush()
+				}
+				return nil
+			}
+			im.res.Removed++
 		}
 		return nil
 	})
@@ -64,6 +59,44 @@ func (im *importer) apply(ctx context.Context, adds bool) error {
 		return err
 	}
 	return flush()
+}
+
+// replace makes the list the staging list, in one store call (ReplaceList),
+// the file's source date with it (set on the staging list first, so that it
+// moves in the same step). If the staging list is gone when a resumed import
+// gets here, the run that stopped may have replaced the list already: the
+// list's source date says whether it did.
+func (im *importer) replace(ctx context.Context) error {
+	d := im.res.SourceDate
+	var err error
+	if !d.IsZero() {
+		err = im.dst.SetListSource(ctx, im.staging, d)
+	}
+	if err == nil {
+		_, err = im.dst.ReplaceList(ctx, im.list, im.staging)
+	}
+	if filter.ErrorKind(err) == filter.ENotFound && im.res.Resumed {
+		if !d.IsZero() && im.replacedAlready(ctx, d) {
+			return nil
+		}
+		return filter.Errorf(filter.EConflict, "", "the staging list %s is gone: if the import that stopped had replaced the list, it is complete; otherwise remove the state file %s and import the file again", im.staging, im.opts.StatePath)
+	}
+	return err
+}
+
+// replacedAlready reports whether the list carries source date d, as the
+// replace of this import leaves it.
+func (im *importer) replacedAlready(ctx context.Context, d time.Time) bool {
+	infos, err := im.dst.Lists(ctx)
+	if err != nil {
+		return false
+	}
+	for _, in := range infos {
+		if in.Name == im.list {
+			return in.SourceDate.Equal(d.Truncate(time.Millisecond))
+		}
+	}
+	return false
 }
 
 // mergeLists scans the lists a and b together, both in ascending order, and

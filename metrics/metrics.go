@@ -129,6 +129,30 @@ func (s *Store) Lists(ctx context.Context) ([]filter.ListInfo, error) {
 	return l, err
 }
 
+// SetListSource implements filter.Store.
+func (s *Store) SetListSource(ctx context.Context, list string, sourceDate time.Time) error {
+	start := time.Now()
+	err := s.next.SetListSource(ctx, list, sourceDate)
+	s.observe("SetListSource", start, err)
+	return err
+}
+
+// ReplaceList implements filter.Store.
+func (s *Store) ReplaceList(ctx context.Context, list, from string) (filter.ListInfo, error) {
+	start := time.Now()
+	info, err := s.next.ReplaceList(ctx, list, from)
+	s.observe("ReplaceList", start, err)
+	return info, err
+}
+
+// DeleteList implements filter.Store.
+func (s *Store) DeleteList(ctx context.Context, list string) error {
+	start := time.Now()
+	err := s.next.DeleteList(ctx, list)
+	s.observe("DeleteList", start, err)
+	return err
+}
+
 // Facts implements filter.Store. It also counts the exact list look-ups and
 // their results.
 func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, error) {

@@ -113,15 +113,16 @@ func (s *Service) replay(req *filter.Request, facts *filter.Facts, at time.Time)
 		return nil
 	}
 	sc := auditScratchPool.Get().(*auditScratch)
-	replayInto(&sc.replay, sc, req.Number, facts, at)
+	replayInto(&sc.replay, sc, req, facts, at)
 	return sc
 }
 
 // audited records a check's decision in the audit trail; when it cannot be
 // queued the decision becomes a deny with unavailable (fail closed: a
 // decision is never made without its record). req is nil for an unreadable
-// number, and sc then too.
-func (s *Service) audited(ctx context.Context, res CheckResult, in *CheckInput, req *filter.Request, sc *auditScratch) CheckResult {
+// number, and subj and sc then too; else subj is req.Number's subject (the
+// check computed it once).
+func (s *Service) audited(ctx context.Context, res CheckResult, in *CheckInput, req *filter.Request, subj *filter.Subject, sc *auditScratch) CheckResult {
 	a := s.off.opts.Auditor
 	if !s.off.set.Load() || a == nil {
 		return res
@@ -146,7 +147,7 @@ func (s *Service) audited(ctx context.Context, res CheckResult, in *CheckInput, 
 		e.Reasons = append(e.Reasons, filter.AuditReason{Code: r.Code, List: r.List})
 	}
 	if req != nil {
-		e.Subject, e.Last4 = s.subject(req.Number), req.Number.Last4()
+		e.Subject, e.Last4 = *subj, req.Number.Last4()
 		e.Replay = &sc.replay
 	}
 	if err := a.Enqueue(sc.entry[:]...); err != nil {
@@ -157,20 +158,27 @@ func (s *Service) audited(ctx context.Context, res CheckResult, in *CheckInput, 
 	return res
 }
 
-// replayInto keeps in r what Decide needs to decide the same check again,
-// in sc's arrays where they are large enough.
-func replayInto(r *filter.AuditReplay, sc *auditScratch, n phone.Number, f *filter.Facts, at time.Time) {
+// replayInto keeps in r what Decide needs to decide the same check again —
+// every field of f it reads, lists as they were at at — in sc's arrays where
+// they are large enough. A fact Decide comes to read must be kept here, in
+// the record (filter.AppendAuditRecord) and in replayed:
+// TestReplayKeepsEveryFact fails for one that is not.
+func replayInto(r *filter.AuditReplay, sc *auditScratch, req *filter.Request, f *filter.Facts, at time.Time) {
+	n := &req.Number
 	*r = filter.AuditReplay{
 		At: at, Region: n.Region, Area: n.Area, LineType: string(n.Type), TimeZones: n.TimeZones,
-		Lists:       sc.lists[:0],
-		Attempts:    append(sc.attempts[:0], f.Attempts...),
-		Unavailable: slices.Clone(f.Unavailable),
+		FactLineType:   string(f.LineType),
+		PostalCode:     req.PostalCode,
+		Lists:          sc.lists[:0],
+		Attempts:       append(sc.attempts[:0], f.Attempts...),
+		DisconnectedAt: f.DisconnectedAt,
+		Unavailable:    slices.Clone(f.Unavailable),
 	}
 	if len(f.Attempts) == 0 {
 		r.Attempts = nil
 	}
-	for _, l := range f.Lists {
-		r.Lists = append(r.Lists, filter.AuditList{List: l.List, State: l.State})
+	for i := range f.Lists {
+		r.Lists = append(r.Lists, filter.AuditListAt(f.Lists[i], at))
 	}
 	for _, c := range f.Consents {
 		r.Consents = append(r.Consents, filter.AuditConsent{Seller: c.Seller, Purpose: c.Purpose, Channel: c.Channel, GrantedAt: c.GrantedAt, ExpiresAt: c.ExpiresAt})
@@ -179,7 +187,10 @@ func replayInto(r *filter.AuditReplay, sc *auditScratch, n phone.Number, f *filt
 		r.Revocations = append(r.Revocations, filter.AuditRevoke{Seller: v.Seller, Purpose: v.Purpose, Channel: v.Channel, At: v.At})
 	}
 	for _, v := range f.Relationships {
-		r.Relationships = append(r.Relationships, filter.AuditRel{Seller: v.Seller, Kind: v.Kind, At: v.At})
+		r.Relationships = append(r.Relationships, filter.AuditRel{Seller: v.Seller, Kind: v.Kind, At: v.At, PolicyExpiresAt: v.PolicyExpiresAt})
+	}
+	for _, o := range f.Outcomes {
+		r.Outcomes = append(r.Outcomes, filter.AuditOutcome{Seller: o.Seller, Purpose: o.Purpose, Channel: o.Channel, Kind: o.Kind, At: o.At})
 	}
 }
 
@@ -191,10 +202,10 @@ func replayed(e *filter.AuditEntry) (filter.Request, filter.Facts, time.Time, bo
 		return filter.Request{}, filter.Facts{}, time.Time{}, false
 	}
 	n := phone.Number{E164: "+" + e.Last4, Region: r.Region, Area: r.Area, Type: phone.LineType(r.LineType), TimeZones: r.TimeZones}
-	req := filter.Request{Number: n, Channel: e.Channel, Purpose: e.Purpose, Seller: e.Seller, Campaign: e.Campaign}
-	f := filter.Facts{Attempts: r.Attempts, Unavailable: r.Unavailable}
+	req := filter.Request{Number: n, Channel: e.Channel, Purpose: e.Purpose, Seller: e.Seller, Campaign: e.Campaign, PostalCode: r.PostalCode}
+	f := filter.Facts{Attempts: r.Attempts, Unavailable: r.Unavailable, DisconnectedAt: r.DisconnectedAt, LineType: phone.LineType(r.FactLineType)}
 	for _, l := range r.Lists {
-		f.Lists = append(f.Lists, filter.ListFact{List: l.List, State: l.State})
+		f.Lists = append(f.Lists, l.Fact())
 	}
 	for _, c := range r.Consents {
 		f.Consents = append(f.Consents, filter.Consent{Subject: e.Subject, Seller: c.Seller, Purpose: c.Purpose, Channel: c.Channel, GrantedAt: c.GrantedAt, ExpiresAt: c.ExpiresAt})
@@ -203,7 +214,10 @@ func replayed(e *filter.AuditEntry) (filter.Request, filter.Facts, time.Time, bo
 		f.Revocations = append(f.Revocations, filter.Revocation{Subject: e.Subject, Seller: v.Seller, Purpose: v.Purpose, Channel: v.Channel, At: v.At})
 	}
 	for _, v := range r.Relationships {
-		f.Relationships = append(f.Relationships, filter.Relationship{Subject: e.Subject, Seller: v.Seller, Kind: v.Kind, At: v.At})
+		f.Relationships = append(f.Relationships, filter.Relationship{Subject: e.Subject, Seller: v.Seller, Kind: v.Kind, At: v.At, PolicyExpiresAt: v.PolicyExpiresAt})
+	}
+	for _, o := range r.Outcomes {
+		f.Outcomes = append(f.Outcomes, filter.CallOutcome{Subject: e.Subject, Seller: o.Seller, Purpose: o.Purpose, Channel: o.Channel, Kind: o.Kind, At: o.At})
 	}
 	return req, f, r.At, true
 }

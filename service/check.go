@@ -78,7 +78,7 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 	now := s.instant(in.At)
 	n, err := phone.Normalize(in.Number, s.region(in.Region))
 	if err != nil {
-		return s.audited(ctx, CheckResult{Decision: s.invalidNumber(rs, err, now)}, &in, nil, nil)
+		return s.audited(ctx, CheckResult{Decision: s.invalidNumber(rs, err, now)}, &in, nil, nil, nil)
 	}
 	req := filter.Request{Number: n, Channel: ch, Purpose: in.Purpose, Seller: in.Seller, Campaign: in.Campaign, PostalCode: in.PostalCode, Reserve: in.Reserve}
 	pol, err := rs.Resolve(in.Purpose, ch, n)
@@ -87,16 +87,19 @@ func (s *Service) check(ctx context.Context, rs *filter.RuleSet, ch filter.Chann
 		// Decide fails closed on the same error.
 		pol = &filter.Policy{}
 	}
+	// The number's subject, computed once (an HMAC-SHA256): the facts, the
+	// reservation and the audit entry all key by it.
+	subj := s.subject(n)
 	sc := scratchPool.Get().(*checkScratch)
-	facts := s.facts(ctx, sc, rs, pol, n, req, now)
+	facts := s.facts(ctx, sc, rs, pol, n, &subj, req, now)
 	d := filter.Decide(rs, req, facts, now)
 	rp := s.replay(&req, &facts, now) // before release: facts.Lists is the scratch's
 	sc.release()
 	if d.Outcome == filter.Allow && in.Reserve {
-		d = s.reserve(ctx, pol, req, now, d)
+		d = s.reserve(ctx, pol, req, &subj, now, d)
 	}
 	d.ID = s.ids.next(now)
-	return s.audited(ctx, CheckResult{Decision: d, Number: &n}, &in, &req, rp)
+	return s.audited(ctx, CheckResult{Decision: d, Number: &n}, &in, &req, &subj, rp)
 }
 
 // checkScratch holds the slices one check fills and Decide reads: pooled, as
@@ -117,8 +120,8 @@ func (sc *checkScratch) release() {
 }
 
 // facts gathers what Decide needs: bloom "no"s need no I/O, everything else is
-// one store round trip.
-func (s *Service) facts(ctx context.Context, sc *checkScratch, rs *filter.RuleSet, pol *filter.Policy, n phone.Number, req filter.Request, now time.Time) filter.Facts {
+// one store round trip. subj is n's subject.
+func (s *Service) facts(ctx context.Context, sc *checkScratch, rs *filter.RuleSet, pol *filter.Policy, n phone.Number, subj *filter.Subject, req filter.Request, now time.Time) filter.Facts {
 	known, unsure := sc.lists[:0], sc.maybe[:0]
 	if s.opts.ExactLists || (s.opts.Synced != nil && !s.opts.Synced()) {
 		unsure = append(unsure, pol.Lists...)
@@ -128,7 +131,7 @@ func (s *Service) facts(ctx context.Context, sc *checkScratch, rs *filter.RuleSe
 	q := filter.FactsQuery{
 		Key:     n.Key,
 		Lists:   unsure,
-		Subject: s.subject(n),
+		Subject: *subj,
 		Seller:  req.Seller,
 		Purpose: req.Purpose,
 		Channel: req.Channel,
@@ -153,10 +156,11 @@ func (s *Service) facts(ctx context.Context, sc *checkScratch, rs *filter.RuleSe
 }
 
 // reserve records the attempt under the caps; a cap reached since the facts
-// were read, or a store failure, turns the allow into a deny.
-func (s *Service) reserve(ctx context.Context, pol *filter.Policy, req filter.Request, now time.Time, d filter.Decision) filter.Decision {
+// were read, or a store failure, turns the allow into a deny. subj is the
+// number's subject.
+func (s *Service) reserve(ctx context.Context, pol *filter.Policy, req filter.Request, subj *filter.Subject, now time.Time, d filter.Decision) filter.Decision {
 	granted, err := s.store.Reserve(ctx, filter.ReserveQuery{
-		Subject: s.subject(req.Number),
+		Subject: *subj,
 		Seller:  req.Seller,
 		Purpose: req.Purpose,
 		Channel: req.Channel,

@@ -35,6 +35,13 @@ import (
 //     number's key, 1 to 15 digits (0 is EInvalid).
 //   - Facts returns exactly one ListFact per queried list, in query order;
 //     a list that does not exist is ListAbsent.
+//   - SetListSource keeps the date to the millisecond, in UTC, and changes
+//     neither keys nor UpdatedAt; later adds and removes keep it.
+//   - ReplaceList moves the variant's count, source date (none if it had
+//     none), keys and expiries, and sets UpdatedAt; it creates a missing
+//     list; the variant is gone from Lists after it and may be used again.
+//     DeleteList removes the list from Lists; a list created again under the
+//     name starts empty, without old expiries or source date.
 //   - Revoke counts the consents it revokes: those Revocation.Matches that
 //     were granted at or before its At.
 //   - A Cap {Max, Window} of Reserve counts the attempts after At-Window (one
@@ -82,6 +89,12 @@ func (s Suite) Run(t *testing.T) {
 		{"Lists/Scan", testListScan},
 		{"Lists/ScanStop", testListScanStop},
 		{"Lists/Info", testListInfo},
+		{"Lists/SourceDate", testListSource},
+		{"Lists/Replace", testListReplace},
+		{"Lists/ReplaceEmpty", testListReplaceEmpty},
+		{"Lists/ReplaceMissing", testListReplaceMissing},
+		{"Lists/VariantIsolated", testListVariantIsolated},
+		{"Lists/Delete", testListDelete},
 		{"Lists/Isolated", testListIsolated},
 		{"Lists/Invalid", testListInvalid},
 		{"Lists/ConcurrentAdds", testListConcurrent},
@@ -391,6 +404,251 @@ func testListInfo(t *testing.T, st filter.Store) {
 	mustAdd(t, st, "a", 1) // adds nothing, still refreshes
 	if li, _ := listInfo(t, st, "a"); li.UpdatedAt.Before(first) {
 		t.Fatalf("UpdatedAt went back: %v after %v", li.UpdatedAt, first)
+	}
+}
+
+// testListSource: SetListSource records a date Lists reports, which may move
+// back, leaves the keys and UpdatedAt alone, and survives later writes.
+func testListSource(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	mustAdd(t, st, "a", 1, 2)
+	mustAdd(t, st, "b", 3)
+	if li, _ := listInfo(t, st, "a"); !li.SourceDate.IsZero() {
+		t.Fatalf("new list: SourceDate %v, want zero", li.SourceDate)
+	}
+	before, _ := listInfo(t, st, "a")
+	must(t, st.SetListSource(ctx, "a", base), "SetListSource")
+	li, _ := listInfo(t, st, "a")
+	if !li.SourceDate.Equal(base) || li.SourceDate.Location() != time.UTC {
+		t.Fatalf("SourceDate: got %v, want %v in UTC", li.SourceDate, base)
+	}
+	if li.Count != 2 || !li.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Fatalf("SetListSource changed count or UpdatedAt: got %+v, want count 2, UpdatedAt %v", li, before.UpdatedAt)
+	}
+	if got := scan(t, st, "a"); !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("keys after SetListSource: got %v, want [1 2]", got)
+	}
+	if b, _ := listInfo(t, st, "b"); !b.SourceDate.IsZero() {
+		t.Fatalf("list b: SourceDate %v, want zero (set only on a)", b.SourceDate)
+	}
+	// An officer may correct it backwards.
+	earlier := base.Add(-40*24*time.Hour + 123*time.Millisecond)
+	must(t, st.SetListSource(ctx, "a", earlier), "SetListSource earlier")
+	if li, _ := listInfo(t, st, "a"); !li.SourceDate.Equal(earlier) {
+		t.Fatalf("SourceDate after a correction: got %v, want %v", li.SourceDate, earlier)
+	}
+	// Writes to the keys keep it.
+	mustAdd(t, st, "a", 5)
+	if _, err := st.RemoveFromList(ctx, "a", []uint64{1}); err != nil {
+		t.Fatalf("RemoveFromList: %v", err)
+	}
+	if li, _ := listInfo(t, st, "a"); !li.SourceDate.Equal(earlier) || li.Count != 2 {
+		t.Fatalf("after add and remove: got %+v, want SourceDate %v, count 2", li, earlier)
+	}
+	wantKind(t, st.SetListSource(ctx, "a", time.Time{}), filter.EInvalid, "SetListSource with a zero date")
+	wantKind(t, st.SetListSource(ctx, "", base), filter.EInvalid, "SetListSource of an empty name")
+	wantKind(t, st.SetListSource(ctx, "missing", base), filter.ENotFound, "SetListSource of a missing list")
+	if _, ok := listInfo(t, st, "missing"); ok {
+		t.Fatal("SetListSource of a missing list created it")
+	}
+	if li, _ := listInfo(t, st, "a"); !li.SourceDate.Equal(earlier) {
+		t.Fatalf("a refused SetListSource changed it: got %v, want %v", li.SourceDate, earlier)
+	}
+}
+
+// replaceKeys span several buckets of a store that groups keys by prefix.
+var (
+	replaceOld = []uint64{1, 12015550100, 12015550101, 12025550100, 442079460958}
+	replaceNew = []uint64{12015550101, 12035550100, 12035550101, 33123456789}
+)
+
+// testListReplace: ReplaceList makes the list exactly the variant's keys,
+// expiries and source date, and deletes the variant.
+func testListReplace(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := expiring(t, st)
+	mustAdd(t, st, "l", replaceOld...)
+	if _, err := x.AddToListUntil(ctx, "l", []uint64{12045550100}, base.Add(time.Hour)); err != nil {
+		t.Fatalf("AddToListUntil: %v", err)
+	}
+	must(t, st.SetListSource(ctx, "l", base.Add(-48*time.Hour)), "SetListSource l")
+	mustAdd(t, st, "other", 12015550100)
+	mustAdd(t, st, "l~new", replaceNew...)
+	until := base.Add(2 * time.Hour)
+	if _, err := x.AddToListUntil(ctx, "l~new", []uint64{12055550100}, until); err != nil {
+		t.Fatalf("AddToListUntil: %v", err)
+	}
+	must(t, st.SetListSource(ctx, "l~new", base.Add(-time.Hour)), "SetListSource l~new")
+	before := time.Now().Add(-time.Second)
+	info, err := st.ReplaceList(ctx, "l", "l~new")
+	must(t, err, "ReplaceList")
+	want := sorted(append(slices.Clone(replaceNew), 12055550100))
+	if info.Name != "l" || info.Count != int64(len(want)) || !info.SourceDate.Equal(base.Add(-time.Hour)) || info.UpdatedAt.Before(before) {
+		t.Fatalf("ReplaceList: got %+v, want list l, count %d, SourceDate %v, UpdatedAt after %v", info, len(want), base.Add(-time.Hour), before)
+	}
+	if got := scan(t, st, "l"); !slices.Equal(got, want) {
+		t.Fatalf("list after replace: got %v, want %v", got, want)
+	}
+	if got := scan(t, st, "l~new"); len(got) != 0 {
+		t.Fatalf("variant after replace: got %v, want none", got)
+	}
+	if li, ok := listInfo(t, st, "l"); !ok || li.Count != info.Count || !li.SourceDate.Equal(info.SourceDate) || !li.UpdatedAt.Equal(info.UpdatedAt) {
+		t.Fatalf("Lists after replace: got %+v (%v), want %+v", li, ok, info)
+	}
+	if _, ok := listInfo(t, st, "l~new"); ok {
+		t.Fatal("Lists after replace still shows the variant")
+	}
+	q := filter.FactsQuery{Lists: []string{"l", "other"}, Subject: subject(1), Seller: "acme"}
+	for _, c := range []struct {
+		key   uint64
+		state filter.ListState
+		exp   time.Time
+	}{
+		{12015550100, filter.ListAbsent, time.Time{}}, // old only
+		{12045550100, filter.ListAbsent, time.Time{}}, // old, expiring
+		{12015550101, filter.ListPresent, time.Time{}},
+		{33123456789, filter.ListPresent, time.Time{}},
+		{12055550100, filter.ListPresent, until},
+	} {
+		q.Key = c.key
+		f := facts(t, st, q)
+		if f.Lists[0].State != c.state || !f.Lists[0].ExpiresAt.Equal(c.exp) {
+			t.Errorf("key %d after replace: got %+v, want state %v expiring %v", c.key, f.Lists[0], c.state, c.exp)
+		}
+	}
+	if got := scan(t, st, "other"); !slices.Equal(got, []uint64{12015550100}) {
+		t.Fatalf("another list after replace: got %v", got)
+	}
+	// The list keeps working, and the variant's name can be used again.
+	mustAdd(t, st, "l", 1)
+	mustAdd(t, st, "l~new", 7)
+	if li, _ := listInfo(t, st, "l"); li.Count != info.Count+1 {
+		t.Fatalf("count after an add to the replaced list: got %d, want %d", li.Count, info.Count+1)
+	}
+	if got := scan(t, st, "l~new"); !slices.Equal(got, []uint64{7}) {
+		t.Fatalf("variant used again: got %v, want [7]", got)
+	}
+	// Replacing a list that does not exist creates it.
+	_, err = st.ReplaceList(ctx, "fresh", "fresh~x")
+	wantKind(t, err, filter.ENotFound, "ReplaceList from a missing variant")
+	mustAdd(t, st, "fresh~x", 5, 6)
+	info, err = st.ReplaceList(ctx, "fresh", "fresh~x")
+	must(t, err, "ReplaceList into a new list")
+	if got := scan(t, st, "fresh"); info.Count != 2 || !info.SourceDate.IsZero() || !slices.Equal(got, []uint64{5, 6}) {
+		t.Fatalf("new list by replace: got %+v, keys %v; want count 2, no source date, keys [5 6]", info, got)
+	}
+}
+
+func sorted(keys []uint64) []uint64 {
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// testListReplaceEmpty: an empty variant empties the list, which stays.
+func testListReplaceEmpty(t *testing.T, st filter.Store) {
+	mustAdd(t, st, "l", replaceOld...)
+	must(t, st.SetListSource(t.Context(), "l", base), "SetListSource")
+	mustAdd(t, st, "l~new")
+	info, err := st.ReplaceList(t.Context(), "l", "l~new")
+	must(t, err, "ReplaceList")
+	if info.Count != 0 || !info.SourceDate.IsZero() {
+		t.Fatalf("ReplaceList with an empty variant: got %+v, want count 0, no source date (the variant's)", info)
+	}
+	if got := scan(t, st, "l"); len(got) != 0 {
+		t.Fatalf("list after an empty replace: got %v, want none", got)
+	}
+	if li, ok := listInfo(t, st, "l"); !ok || li.Count != 0 {
+		t.Fatalf("Lists after an empty replace: got %+v (%v), want l with count 0", li, ok)
+	}
+	q := filter.FactsQuery{Key: replaceOld[1], Lists: []string{"l"}, Subject: subject(1), Seller: "acme"}
+	if f := facts(t, st, q); f.Lists[0].State != filter.ListAbsent {
+		t.Fatalf("key of the old contents: %+v, want absent", f.Lists[0])
+	}
+}
+
+// testListReplaceMissing: a missing variant is ENotFound, and bad names
+// EInvalid; the list is unchanged.
+func testListReplaceMissing(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	mustAdd(t, st, "l", replaceOld...)
+	_, err := st.ReplaceList(ctx, "l", "l~new")
+	wantKind(t, err, filter.ENotFound, "ReplaceList from a missing list")
+	mustAdd(t, st, "m", 5)
+	for _, c := range [][2]string{{"l", "m"}, {"l", "l"}, {"l", "m~new"}, {"l", "~new"}, {"", "~x"}, {"l~a", "l~a~b"}} {
+		_, err := st.ReplaceList(ctx, c[0], c[1])
+		wantKind(t, err, filter.EInvalid, fmt.Sprintf("ReplaceList(%q, %q)", c[0], c[1]))
+	}
+	if got := scan(t, st, "l"); !slices.Equal(got, sorted(slices.Clone(replaceOld))) {
+		t.Fatalf("list after refused replaces: got %v, want %v", got, replaceOld)
+	}
+	if got := scan(t, st, "m"); !slices.Equal(got, []uint64{5}) {
+		t.Fatalf("list m after refused replaces: got %v, want [5]", got)
+	}
+}
+
+// testListVariantIsolated: a variant is a list of its own until replaced.
+func testListVariantIsolated(t *testing.T, st filter.Store) {
+	mustAdd(t, st, "l", 1, 2)
+	mustAdd(t, st, "l~a", 2, 3)
+	mustAdd(t, st, "l~b", 4)
+	if n, err := st.RemoveFromList(t.Context(), "l~a", []uint64{2}); err != nil || n != 1 {
+		t.Fatalf("RemoveFromList l~a: %d, %v", n, err)
+	}
+	for name, want := range map[string][]uint64{"l": {1, 2}, "l~a": {3}, "l~b": {4}} {
+		if got := scan(t, st, name); !slices.Equal(got, want) {
+			t.Errorf("list %s: got %v, want %v", name, got, want)
+		}
+		if li, _ := listInfo(t, st, name); li.Count != int64(len(want)) {
+			t.Errorf("list %s: count %d, want %d", name, li.Count, len(want))
+		}
+	}
+	f := facts(t, st, filter.FactsQuery{Key: 3, Lists: []string{"l", "l~a"}, Subject: subject(1), Seller: "acme"})
+	if f.Lists[0].State != filter.ListAbsent || f.Lists[1].State != filter.ListPresent {
+		t.Fatalf("Facts of a key of the variant only: %+v", f.Lists)
+	}
+}
+
+// testListDelete: DeleteList removes the keys, expiries and info of a list;
+// a missing list is ENotFound; the name can be used again.
+func testListDelete(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	mustAdd(t, st, "l", replaceOld...)
+	if _, err := expiring(t, st).AddToListUntil(ctx, "l", []uint64{12045550100}, base.Add(time.Hour)); err != nil {
+		t.Fatalf("AddToListUntil: %v", err)
+	}
+	must(t, st.SetListSource(ctx, "l", base), "SetListSource")
+	mustAdd(t, st, "other", replaceOld[1])
+	mustAdd(t, st, "l~v", 9)
+	must(t, st.DeleteList(ctx, "l"), "DeleteList")
+	if got := scan(t, st, "l"); len(got) != 0 {
+		t.Fatalf("deleted list: got %v, want none", got)
+	}
+	if _, ok := listInfo(t, st, "l"); ok {
+		t.Fatal("Lists shows the deleted list")
+	}
+	f := facts(t, st, filter.FactsQuery{Key: replaceOld[1], Lists: []string{"l", "other"}, Subject: subject(1), Seller: "acme"})
+	if f.Lists[0].State != filter.ListAbsent || f.Lists[1].State != filter.ListPresent {
+		t.Fatalf("Facts after delete: %+v, want l absent, other present", f.Lists)
+	}
+	if got := scan(t, st, "l~v"); !slices.Equal(got, []uint64{9}) {
+		t.Fatalf("a variant of the deleted list: got %v, want [9]", got)
+	}
+	wantKind(t, st.DeleteList(ctx, "l"), filter.ENotFound, "DeleteList of a deleted list")
+	wantKind(t, st.DeleteList(ctx, "never"), filter.ENotFound, "DeleteList of a missing list")
+	wantKind(t, st.DeleteList(ctx, ""), filter.EInvalid, "DeleteList of an empty name")
+	// Created again, it starts empty, without the old expiry or source date.
+	mustAdd(t, st, "l", 12045550100)
+	li, ok := listInfo(t, st, "l")
+	if !ok || li.Count != 1 || !li.SourceDate.IsZero() {
+		t.Fatalf("list created again: got %+v (%v), want count 1, no source date", li, ok)
+	}
+	f = facts(t, st, filter.FactsQuery{Key: 12045550100, Lists: []string{"l"}, Subject: subject(1), Seller: "acme"})
+	if f.Lists[0].State != filter.ListPresent || !f.Lists[0].ExpiresAt.IsZero() {
+		t.Fatalf("key added again after delete: %+v, want present for good", f.Lists[0])
+	}
+	must(t, st.DeleteList(ctx, "l~v"), "DeleteList of a variant")
+	if _, ok := listInfo(t, st, "l~v"); ok {
+		t.Fatal("Lists shows the deleted variant")
 	}
 }
 
@@ -1220,6 +1478,16 @@ func calls(st filter.Store) map[string]func(ctx context.Context) error {
 			_, err := st.Lists(ctx)
 			return err
 		},
+		"SetListSource": func(ctx context.Context) error {
+			return st.SetListSource(ctx, "l", base)
+		},
+		"ReplaceList": func(ctx context.Context) error {
+			_, err := st.ReplaceList(ctx, "l", "l~x")
+			return err
+		},
+		"DeleteList": func(ctx context.Context) error {
+			return st.DeleteList(ctx, "l")
+		},
 		"Facts": func(ctx context.Context) error {
 			_, err := st.Facts(ctx, filter.FactsQuery{Key: 1, Lists: []string{"l"}, Subject: subject(1), Seller: "acme"})
 			return err
@@ -1317,6 +1585,12 @@ func (s Suite) testDurability(t *testing.T) {
 		t.Fatalf("RemoveFromList: removed %d, want 1", n)
 	}
 	mustAdd(t, st, "empty")
+	must(t, st.SetListSource(ctx, "federal", base.Add(-24*time.Hour)), "SetListSource")
+	mustAdd(t, st, "replaced", 1, 2)
+	mustAdd(t, st, "replaced~new", 3)
+	if _, err := st.ReplaceList(ctx, "replaced", "replaced~new"); err != nil {
+		t.Fatalf("ReplaceList: %v", err)
+	}
 	c := consent(1, "acme", "insurance", filter.ChannelCall, base)
 	putConsents(t, st, c)
 	r := filter.Revocation{Subject: subject(1), Last4: "0134", Seller: "other", At: base, Source: "sms STOP"}
@@ -1345,13 +1619,17 @@ func (s Suite) testDurability(t *testing.T) {
 	if got, want := scan(t, st, "federal"), []uint64{12125550134, 12125550136, 12125550137}; !slices.Equal(got, want) {
 		t.Fatalf("list after reopen: got %v, want %v", got, want)
 	}
+	if got := scan(t, st, "replaced"); !slices.Equal(got, []uint64{3}) {
+		t.Fatalf("replaced list after reopen: got %v, want [3]", got)
+	}
 	infos, err := st.Lists(ctx)
 	must(t, err, "Lists")
 	if len(infos) != len(infosBefore) {
 		t.Fatalf("Lists after reopen: got %+v, want %+v", infos, infosBefore)
 	}
 	for i := range infos {
-		if infos[i].Name != infosBefore[i].Name || infos[i].Count != infosBefore[i].Count || !infos[i].UpdatedAt.Equal(infosBefore[i].UpdatedAt) {
+		if infos[i].Name != infosBefore[i].Name || infos[i].Count != infosBefore[i].Count || !infos[i].UpdatedAt.Equal(infosBefore[i].UpdatedAt) ||
+			!infos[i].SourceDate.Equal(infosBefore[i].SourceDate) {
 			t.Fatalf("Lists after reopen: got %+v, want %+v", infos[i], infosBefore[i])
 		}
 	}

@@ -34,13 +34,17 @@ const (
 	MethodAddToListUntil  = "AddToListUntil"
 	MethodPutDisconnects  = "PutDisconnects"
 	MethodRecordOutcome   = "RecordOutcome"
+	MethodSetListSource   = "SetListSource"
+	MethodReplaceList     = "ReplaceList"
+	MethodDeleteList      = "DeleteList"
 )
 
 var methods = []string{
 	MethodAddToList, MethodRemoveFromList, MethodScanList, MethodLists, MethodFacts,
 	MethodReserve, MethodPutConsent, MethodRevoke, MethodPutRelationship,
 	MethodPutKey, MethodKeyByHash, MethodKeys, MethodDeleteKey, MethodClose,
-	MethodAddToListUntil, MethodPutDisconnects, MethodRecordOutcome,
+	MethodAddToListUntil, MethodPutDisconnects, MethodRecordOutcome, MethodSetListSource,
+	MethodReplaceList, MethodDeleteList,
 }
 
 var _ filter.Store = (*Faulty)(nil)
@@ -254,6 +258,30 @@ func (f *Faulty) Lists(ctx context.Context) ([]filter.ListInfo, error) {
 		return nil, err
 	}
 	return f.inner.Lists(ctx)
+}
+
+// SetListSource implements filter.ListStore.
+func (f *Faulty) SetListSource(ctx context.Context, list string, sourceDate time.Time) error {
+	if err := f.enter(ctx, MethodSetListSource); err != nil {
+		return err
+	}
+	return f.inner.SetListSource(ctx, list, sourceDate)
+}
+
+// ReplaceList implements filter.ListStore.
+func (f *Faulty) ReplaceList(ctx context.Context, list, from string) (filter.ListInfo, error) {
+	if err := f.enter(ctx, MethodReplaceList); err != nil {
+		return filter.ListInfo{}, err
+	}
+	return f.inner.ReplaceList(ctx, list, from)
+}
+
+// DeleteList implements filter.ListStore.
+func (f *Faulty) DeleteList(ctx context.Context, list string) error {
+	if err := f.enter(ctx, MethodDeleteList); err != nil {
+		return err
+	}
+	return f.inner.DeleteList(ctx, list)
 }
 
 // Facts implements filter.FactStore.

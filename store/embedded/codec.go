@@ -267,22 +267,33 @@ func decodeAPIKey(name, v []byte) (filter.APIKey, bool) {
 type listMeta struct {
 	count   uint64
 	updated int64 // Unix ns
+	source  int64 // Unix ms of the source date; 0: unknown
 }
 
-func encodeListMeta(buf *[16]byte, m listMeta) []byte {
+// encodeListMeta writes m in 16 bytes, or 24 with a source date (files
+// written before source dates hold 16: both read back).
+func encodeListMeta(buf *[24]byte, m listMeta) []byte {
 	binary.BigEndian.PutUint64(buf[:8], m.count)
-	binary.BigEndian.PutUint64(buf[8:], uint64(m.updated))
+	binary.BigEndian.PutUint64(buf[8:16], uint64(m.updated))
+	if m.source == 0 {
+		return buf[:16]
+	}
+	binary.BigEndian.PutUint64(buf[16:], uint64(m.source))
 	return buf[:]
 }
 
 func decodeListMeta(v []byte) (listMeta, bool) {
-	if len(v) != 16 {
+	if len(v) != 16 && len(v) != 24 {
 		return listMeta{}, false
 	}
-	return listMeta{
+	m := listMeta{
 		count:   binary.BigEndian.Uint64(v[:8]),
-		updated: int64(binary.BigEndian.Uint64(v[8:])),
-	}, true
+		updated: int64(binary.BigEndian.Uint64(v[8:16])),
+	}
+	if len(v) == 24 {
+		m.source = int64(binary.BigEndian.Uint64(v[16:]))
+	}
+	return m, true
 }
 
 func encodeOutcome(o *filter.CallOutcome) []byte {

@@ -36,12 +36,11 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	err := s.view(ctx, "read facts", func(tx *bolt.Tx) error {
 		if len(q.Lists) > 0 {
 			f.Lists = make([]filter.ListFact, len(q.Lists))
-			lists := tx.Bucket(bucketLists)
 			var lk [8]byte
 			key := listKey(&lk, q.Key)
 			for i, name := range q.Lists {
 				f.Lists[i] = filter.ListFact{List: name, State: filter.ListAbsent}
-				if b := lists.Bucket([]byte(name)); b != nil {
+				if b := listBucket(tx, name); b != nil {
 					if v := b.Get(key); v != nil {
 						_, exp, ok := decodeListEntry(v)
 						if !ok {

@@ -14,7 +14,10 @@ import (
 //
 //	meta            "schema" → uint32 schema version (currently 1)
 //	lists/<name>    key (uint64, 8 bytes) → uvarint Unix seconds of the first add [| uvarint Unix ms of its expiry]
-//	listmeta        <name> → count (uint64, 8 bytes) | updated (int64 Unix ns, 8 bytes)
+//	variants/<sfx>/<base>  the same, for the list <base>~<sfx> (a variant, filter.ListVariant): keyed by
+//	                <base> so that ReplaceList moves it to lists/<base> without copying (Tx.MoveBucket
+//	                keeps a bucket's key). A variant written before this layout stays at lists/<name>.
+//	listmeta        <name> → count (uint64, 8 bytes) | updated (int64 Unix ns, 8 bytes) [| source date (int64 Unix ms, 8 bytes)]
 //	consents        subject | seller | purpose | channel → consent value (codec.go)
 //	revocations     subject | seq (uint64, 8 bytes) → revocation value
 //	relationships   subject | seller | kind → relationship value
@@ -38,6 +41,7 @@ var (
 	bucketMeta          = []byte("meta")
 	bucketLists         = []byte("lists")
 	bucketListMeta      = []byte("listmeta")
+	bucketListVariants  = []byte("variants")
 	bucketConsents      = []byte("consents")
 	bucketRevocations   = []byte("revocations")
 	bucketRelationships = []byte("relationships")
@@ -52,7 +56,7 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketLists, bucketListMeta, bucketConsents, bucketRevocations,
 		bucketRelationships, bucketAttempts, bucketAPIKeys, bucketAPIKeyHash, bucketDisconnects,
-		bucketOutcomes,
+		bucketOutcomes, bucketListVariants,
 	}
 
 	metaSchemaKey = []byte("schema")

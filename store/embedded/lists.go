@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"slices"
@@ -67,7 +68,7 @@ func (s *Store) addChunk(ctx context.Context, list string, keys []uint64, until 
 	err := s.update(ctx, "add to list", func(tx *bolt.Tx) error {
 		added = 0
 		now := s.opts.Now()
-		b, err := tx.Bucket(bucketLists).CreateBucketIfNotExists([]byte(list))
+		b, err := createListBucket(tx, list)
 		if err != nil {
 			return err
 		}
@@ -117,7 +118,7 @@ func (s *Store) touchList(tx *bolt.Tx, list string, delta int64, now time.Time) 
 	}
 	m.count = uint64(int64(m.count) + delta)
 	m.updated = now.UnixNano()
-	buf := new([16]byte) // referenced by bbolt until commit
+	buf := new([24]byte) // referenced by bbolt until commit
 	return mb.Put([]byte(list), encodeListMeta(buf, m))
 }
 
@@ -149,7 +150,7 @@ func (s *Store) removeChunk(ctx context.Context, list string, keys []uint64) (in
 	var removed int
 	err := s.update(ctx, "remove from list", func(tx *bolt.Tx) error {
 		removed = 0
-		b := tx.Bucket(bucketLists).Bucket([]byte(list))
+		b := listBucket(tx, list)
 		if b == nil {
 			return nil
 		}
@@ -187,7 +188,7 @@ func (s *Store) ScanList(ctx context.Context, list string, fn func(key uint64) e
 	for {
 		page = page[:0]
 		err := s.view(ctx, "scan list", func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketLists).Bucket([]byte(list))
+			b := listBucket(tx, list)
 			if b == nil {
 				return nil
 			}
@@ -216,7 +217,8 @@ func (s *Store) ScanList(ctx context.Context, list string, fn func(key uint64) e
 	}
 }
 
-// Lists describes every list, sorted by name. UpdatedAt is in UTC.
+// Lists describes every list, sorted by name. UpdatedAt and SourceDate are
+// in UTC.
 func (s *Store) Lists(ctx context.Context) ([]filter.ListInfo, error) {
 	var out []filter.ListInfo
 	err := s.view(ctx, "read lists", func(tx *bolt.Tx) error {
@@ -226,11 +228,8 @@ func (s *Store) Lists(ctx context.Context) ([]filter.ListInfo, error) {
 			if !ok {
 				return errCorrupt("list")
 			}
-			out = append(out, filter.ListInfo{
-				Name:      string(k),
-				Count:     int64(m.count),
-				UpdatedAt: time.Unix(0, m.updated).UTC(),
-			})
+			info := metaInfo(string(k), m)
+			out = append(out, info)
 			return nil
 		})
 	})
@@ -238,4 +237,35 @@ func (s *Store) Lists(ctx context.Context) ([]filter.ListInfo, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// SetListSource records the named list's source date, to the millisecond,
+// in its listmeta record: EInvalid for a zero (or pre-1970) date, ENotFound
+// if the list does not exist.
+func (s *Store) SetListSource(ctx context.Context, list string, sourceDate time.Time) error {
+	if err := cmp.Or(checkList(list), filter.ValidateListSource(sourceDate)); err != nil {
+		return err
+	}
+	return s.update(ctx, "set list source", func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketListMeta)
+		v := mb.Get([]byte(list))
+		if v == nil {
+			return filter.Errorf(filter.ENotFound, "", "list %q does not exist", list)
+		}
+		m, ok := decodeListMeta(v)
+		if !ok {
+			return errCorrupt("list")
+		}
+		m.source = sourceDate.UnixMilli()
+		return mb.Put([]byte(list), encodeListMeta(new([24]byte), m))
+	})
+}
+
+// metaInfo is the ListInfo of a listmeta record.
+func metaInfo(name string, m listMeta) filter.ListInfo {
+	info := filter.ListInfo{Name: name, Count: int64(m.count), UpdatedAt: time.Unix(0, m.updated).UTC()}
+	if m.source != 0 {
+		info.SourceDate = time.UnixMilli(m.source).UTC()
+	}
+	return info
 }

@@ -12,7 +12,8 @@ import (
 // every key with the same tag is in one Cluster slot.
 //
 //	P:lists                         set: names of lists (a registry; a name whose meta hash is missing is ignored)
-//	P:list:{N}:meta                 hash: count → number of keys, updated → Unix ms of the last add/remove
+//	P:list:{N}:meta                 hash: count → number of keys, updated → Unix ms of the last add/remove,
+//	                                source → Unix ms of the data's source date (SetListSource; absent: unknown)
 //	P:layout                        string: the layout version ("2"); see checkLayout
 //	P:list:{N}:buckets              sorted set: member and score = bucket (key / 1000000) that holds keys
 //	P:list:{N}:p:<bucket>           string: the offsets key % 1000000, packed or a bitmap (see luaBuckets in scripts.go)
@@ -30,6 +31,11 @@ import (
 //	P:keys:{k}:byname               hash: key name → API key JSON
 //	P:keys:{k}:byhash               hash: hex SHA-256 → key name
 //
+// For a variant of a list N~V (filter.ListVariant), every key above is
+// P:list:{N}~V:… instead: in the slot of N, so that ReplaceList and its one
+// script can swap them. (A variant written by a build before this layout is
+// under {N~V} and is not seen.)
+//
 // N is the list name (which may not contain '{' or '}'); S is the subject in
 // hex (an HMAC of the number, never the number). <tuple> is seller, purpose
 // and channel, each written as its length, ':', and the bytes, so that no two
@@ -40,7 +46,17 @@ type keys struct{ prefix string }
 func (k keys) lists() string  { return k.prefix + ":lists" }
 func (k keys) layout() string { return k.prefix + ":layout" }
 
-func (k keys) list(name string) string        { return k.prefix + ":list:{" + name + "}" }
+// list is the prefix of the named list's keys. A variant of a list
+// (filter.ListVariant: "national~staging") takes the hash tag of the list it
+// is a variant of ("P:list:{national}~staging"), so that ReplaceList's one
+// script can move it in place of the list in Cluster. No key of the list
+// itself has '~' after its tag, so the two never share a key.
+func (k keys) list(name string) string {
+	if base, ok := filter.ListVariant(name); ok {
+		return k.prefix + ":list:{" + base + "}" + name[len(base):]
+	}
+	return k.prefix + ":list:{" + name + "}"
+}
 func (k keys) listMeta(name string) string    { return k.list(name) + ":meta" }
 func (k keys) listBuckets(name string) string { return k.list(name) + ":buckets" }
 func (k keys) listFeed(name string) string    { return k.list(name) + ":feed" }

@@ -322,7 +322,7 @@ func (s *Store) Lists(ctx context.Context) ([]filter.ListInfo, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*goredis.SliceCmd, len(names))
 	for i, name := range names {
-		cmds[i] = pipe.HMGet(ctx, s.k.listMeta(name), "count", "updated")
+		cmds[i] = pipe.HMGet(ctx, s.k.listMeta(name), "count", "updated", "source")
 	}
 	if len(names) > 0 {
 		_, _ = pipe.Exec(ctx) // every command's error is checked below
@@ -341,12 +341,221 @@ func (s *Store) Lists(ctx context.Context) ([]filter.ListInfo, error) {
 		if err1 != nil || err2 != nil {
 			return nil, errCorrupt("list meta")
 		}
-		infos = append(infos, filter.ListInfo{Name: name, Count: count, UpdatedAt: fromMS(updated)})
+		info := filter.ListInfo{Name: name, Count: count, UpdatedAt: fromMS(updated)}
+		if v := str(vals[2]); v != "" {
+			source, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, errCorrupt("list meta")
+			}
+			info.SourceDate = fromMS(source)
+		}
+		infos = append(infos, info)
 	}
 	return infos, nil
+}
+
+// SetListSource records the named list's source date, to the millisecond,
+// in its meta hash (one script: the list must exist). EInvalid for a zero
+// date or a bad name, ENotFound if the list does not exist.
+func (s *Store) SetListSource(ctx context.Context, list string, sourceDate time.Time) error {
+	const op = "set list source"
+	if err := cmp.Or(checkList(list), filter.ValidateListSource(sourceDate)); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	n, err := setSourceScript.Run(ctx, s.rdb, []string{s.k.listMeta(list)}, strconv.FormatInt(ms(sourceDate), 10)).Int()
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	if n == 0 {
+		return filter.Errorf(filter.ENotFound, "", "list %q does not exist", list)
+	}
+	return nil
 }
 
 func str(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// replaceAttempts bounds how often ReplaceList and DeleteList read the
+// buckets again because a write changed them in between.
+const replaceAttempts = 8
+
+// listBuckets reads the bucket numbers of the named list: those of its key
+// buckets and of its expiry hashes, in one round trip.
+func (s *Store) listBuckets(ctx context.Context, pipe goredis.Pipeliner, list string) (buckets, xbuckets func() ([]string, error)) {
+	b := pipe.ZRange(ctx, s.k.listBuckets(list), 0, -1)
+	x := pipe.SMembers(ctx, s.k.listExpiryBuckets(list))
+	return b.Result, x.Result
+}
+
+// bucketKeys returns the keys of the given buckets of list (key buckets, or
+// expiry hashes when expiries is set).
+func (s *Store) bucketKeys(list string, nums []string, expiries bool) ([]string, error) {
+	out := make([]string, len(nums))
+	for i, n := range nums {
+		b, err := strconv.ParseUint(n, 10, 64)
+		if err != nil {
+			return nil, errCorrupt("list buckets")
+		}
+		if expiries {
+			out[i] = s.k.listExpiries(list, b)
+		} else {
+			out[i] = s.k.listBucket(list, b)
+		}
+	}
+	return out, nil
+}
+
+// ReplaceList makes the named list the keys of its variant from and deletes
+// from, in one script (replaceScript: both are in the list's slot, see
+// keys.go): the buckets are renamed, not copied. The list's feed gets an entry
+// that makes every reader rebuild its filter. The buckets are read first and
+// passed to the script, which checks them; if a write changed them in
+// between, they are read again. EInvalid and ENotFound as filter.ListStore
+// says; EConflict if the lists keep changing under it.
+func (s *Store) ReplaceList(ctx context.Context, list, from string) (filter.ListInfo, error) {
+	const op = "replace list"
+	if err := cmp.Or(filter.ValidateReplace(list, from), checkList(list), checkList(from)); err != nil {
+		return filter.ListInfo{}, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return filter.ListInfo{}, err
+	}
+	if err := s.rdb.SAdd(ctx, s.k.lists(), list).Err(); err != nil {
+		return filter.ListInfo{}, fail(ctx, op, err)
+	}
+	opKey := s.k.listOp(list, newEpoch()) // one per call: a retry of it finds its result
+	for range replaceAttempts {
+		pipe := s.rdb.Pipeline()
+		lb, lx := s.listBuckets(ctx, pipe, list)
+		fb, fx := s.listBuckets(ctx, pipe, from)
+		_, _ = pipe.Exec(ctx) // every command's error is checked below
+		var sets [4][]string
+		for i, r := range []func() ([]string, error){lb, lx, fb, fx} {
+			v, err := r()
+			if err != nil {
+				return filter.ListInfo{}, fail(ctx, op, err)
+			}
+			sets[i] = v
+		}
+		ks := []string{
+			s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list), s.k.listExpiryBuckets(list),
+			s.k.listMeta(from), s.k.listBuckets(from), s.k.listFeed(from), s.k.listExpiryBuckets(from),
+			opKey,
+		}
+		now := ms(time.Now())
+		args := []any{strconv.FormatInt(now, 10), newEpoch(), strconv.FormatInt(s.feedMaxLen, 10),
+			strconv.FormatInt(listOpTTL.Milliseconds(), 10), len(sets[0]), len(sets[1]), len(sets[2]), len(sets[3])}
+		for i, nums := range sets {
+			for _, n := range nums {
+				args = append(args, n)
+			}
+			own, err := s.bucketKeys(list, nums, i%2 == 1)
+			if err != nil {
+				return filter.ListInfo{}, err
+			}
+			if i < 2 {
+				ks = append(ks, own...)
+				continue
+			}
+			theirs, err := s.bucketKeys(from, nums, i%2 == 1)
+			if err != nil {
+				return filter.ListInfo{}, err
+			}
+			for j := range theirs {
+				ks = append(ks, theirs[j], own[j])
+			}
+		}
+		res, err := replaceScript.Run(ctx, s.rdb, ks, args...).Text()
+		if err != nil {
+			return filter.ListInfo{}, fail(ctx, op, err)
+		}
+		switch res {
+		case "-1":
+			return filter.ListInfo{}, filter.Errorf(filter.ENotFound, "", "list %q does not exist", from)
+		case "-2":
+			continue
+		}
+		countStr, sourceStr, _ := strings.Cut(res, " ")
+		count, err := strconv.ParseInt(countStr, 10, 64)
+		if err != nil {
+			return filter.ListInfo{}, errCorrupt("list meta")
+		}
+		info := filter.ListInfo{Name: list, Count: count, UpdatedAt: fromMS(now)}
+		if sourceStr != "" {
+			src, err := strconv.ParseInt(sourceStr, 10, 64)
+			if err != nil {
+				return filter.ListInfo{}, errCorrupt("list meta")
+			}
+			info.SourceDate = fromMS(src)
+		}
+		// The variant's name stays registered in P:lists (another slot):
+		// Lists ignores a name without meta, and the next import uses it.
+		return info, nil
+	}
+	return filter.ListInfo{}, filter.Errorf(filter.EConflict, "", "lists %q and %q kept changing during the replace: try again", list, from)
+}
+
+// DeleteList deletes the named list in one script (deleteScript), then its
+// name from P:lists. EInvalid and ENotFound as filter.ListStore says.
+func (s *Store) DeleteList(ctx context.Context, list string) error {
+	const op = "delete list"
+	if err := checkList(list); err != nil {
+		return err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return err
+	}
+	opKey := s.k.listOp(list, newEpoch())
+	for range replaceAttempts {
+		pipe := s.rdb.Pipeline()
+		lb, lx := s.listBuckets(ctx, pipe, list)
+		_, _ = pipe.Exec(ctx) // every command's error is checked below
+		buckets, err := lb()
+		if err != nil {
+			return fail(ctx, op, err)
+		}
+		xbuckets, err := lx()
+		if err != nil {
+			return fail(ctx, op, err)
+		}
+		ks := []string{s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list), s.k.listExpiryBuckets(list), opKey}
+		args := []any{strconv.FormatInt(ms(time.Now()), 10), newEpoch(), strconv.FormatInt(s.feedMaxLen, 10),
+			strconv.FormatInt(listOpTTL.Milliseconds(), 10), len(buckets), len(xbuckets)}
+		for i, nums := range [][]string{buckets, xbuckets} {
+			for _, n := range nums {
+				args = append(args, n)
+			}
+			own, err := s.bucketKeys(list, nums, i == 1)
+			if err != nil {
+				return err
+			}
+			ks = append(ks, own...)
+		}
+		res, err := deleteScript.Run(ctx, s.rdb, ks, args...).Text()
+		if err != nil {
+			return fail(ctx, op, err)
+		}
+		switch res {
+		case "-1":
+			return filter.Errorf(filter.ENotFound, "", "list %q does not exist", list)
+		case "-2":
+			continue
+		}
+		// The name last (another slot). The list is deleted whatever
+		// happens here: a name left registered is ignored by Lists (no
+		// meta), so errors are not reported. A list created again
+		// meanwhile (its meta exists) is registered again.
+		if s.rdb.SRem(ctx, s.k.lists(), list).Err() == nil {
+			if n, err := s.rdb.Exists(ctx, s.k.listMeta(list)).Result(); err == nil && n > 0 {
+				_ = s.rdb.SAdd(ctx, s.k.lists(), list).Err()
+			}
+		}
+		return nil
+	}
+	return filter.Errorf(filter.EConflict, "", "list %q kept changing during the delete: try again", list)
 }

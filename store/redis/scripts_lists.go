@@ -95,3 +95,142 @@ if set > 0 then
 end
 return set
 `)
+
+// setSourceScript records a list's source date, only if the list exists (its
+// meta hash does: a hash with only a source would be a damaged list). Returns
+// 1 if set, 0 if the list does not exist.
+//
+//	KEYS[1] the list's meta hash
+//	ARGV[1] the source date, Unix ms
+var setSourceScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'source', ARGV[1])
+return 1
+`)
+
+// luaSameSet checks that a sorted set (zset true) or set holds exactly the
+// members ARGV[first..first+n-1]: the buckets the caller read before the
+// call, whose keys it passed in KEYS. A write in between makes the caller
+// read them again.
+var luaSameSet = `
+local function sameset(key, zset, first, n)
+  local card
+  if zset then card = redis.call('ZCARD', key) else card = redis.call('SCARD', key) end
+  if card ~= n then return false end
+  for i = first, first + n - 1 do
+    if zset then
+      if not redis.call('ZSCORE', key, ARGV[i]) then return false end
+    elseif redis.call('SISMEMBER', key, ARGV[i]) == 0 then
+      return false
+    end
+  end
+  return true
+end
+`
+
+// replaceScript makes a list the contents of its variant (filter.ListVariant;
+// in the list's slot) and deletes the variant: the list's buckets and expiry
+// hashes are deleted, the variant's renamed in their place, and the meta
+// becomes the variant's (count, source) with updated now. The list's feed
+// gets an entry of op "r" (n = the old count) whose seq skips one and whose
+// epoch is new: every reader sees a gap and another epoch and rebuilds its
+// filter from the list (feed.go), as it does after missed changes, and no
+// filter image of the old contents is used again.
+//
+//	KEYS[1..4]  the list's meta, buckets, feed, expiry buckets
+//	KEYS[5..8]  the variant's meta, buckets, feed, expiry buckets
+//	KEYS[9]     this call's result (see addScript), kept ARGV[4] ms
+//	then        the list's bucket keys (ARGV[5] of them), its expiry hashes
+//	            (ARGV[6]), then pairs (variant's key, list's key) for the
+//	            variant's buckets (ARGV[7] pairs) and expiry hashes (ARGV[8])
+//	ARGV[1]     now, Unix ms
+//	ARGV[2]     the list's new epoch
+//	ARGV[3]     the feed's approximate maximum length
+//	ARGV[4]     how long KEYS[9] is kept, ms
+//	ARGV[5..8]  the four counts above
+//	ARGV[9…]    the bucket numbers of those keys, in the same order
+//
+// Returns "<count> <source ms or empty>", or "-1" if the variant does not
+// exist, "-2" if the buckets are not those passed (nothing changed: read
+// them again).
+var replaceScript = goredis.NewScript(luaSameSet + `
+local done = redis.call('GET', KEYS[9])
+if done then
+  return done
+end
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  return '-1'
+end
+local nb, nx, fb, fx = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local a = 9
+if not (sameset(KEYS[2], true, a, nb) and sameset(KEYS[4], false, a + nb, nx) and
+        sameset(KEYS[6], true, a + nb + nx, fb) and sameset(KEYS[8], false, a + nb + nx + fb, fx)) then
+  return '-2'
+end
+local k = 10
+for i = 1, nb + nx do
+  redis.call('DEL', KEYS[k])
+  k = k + 1
+end
+redis.call('DEL', KEYS[2], KEYS[4])
+for i = 1, fb + fx do
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    redis.call('RENAME', KEYS[k], KEYS[k + 1])
+  end
+  k = k + 2
+end
+if redis.call('EXISTS', KEYS[6]) == 1 then redis.call('RENAME', KEYS[6], KEYS[2]) end
+if redis.call('EXISTS', KEYS[8]) == 1 then redis.call('RENAME', KEYS[8], KEYS[4]) end
+local old = redis.call('HGET', KEYS[1], 'count') or '0'
+local count = redis.call('HGET', KEYS[5], 'count') or '0'
+local source = redis.call('HGET', KEYS[5], 'source')
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 2)
+redis.call('DEL', KEYS[1], KEYS[5], KEYS[7])
+redis.call('HSET', KEYS[1], 'count', count, 'updated', ARGV[1], 'seq', seq, 'epoch', ARGV[2])
+if source then
+  redis.call('HSET', KEYS[1], 'source', source)
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', ARGV[2], 'op', 'r', 'n', old)
+local res = count .. ' ' .. (source or '')
+redis.call('SET', KEYS[9], res, 'PX', ARGV[4])
+return res
+`)
+
+// deleteScript deletes a list: its meta, buckets and expiry hashes. Its feed
+// stays, with a last entry (op "r", n = the count) whose seq skips one, so
+// that readers rebuild (to an empty filter) and a list created again under
+// the name starts a new seq and epoch, which they notice too.
+//
+//	KEYS[1..4]  the list's meta, buckets, feed, expiry buckets
+//	KEYS[5]     this call's result (see addScript), kept ARGV[4] ms
+//	then        the list's bucket keys (ARGV[5]) and expiry hashes (ARGV[6])
+//	ARGV[1..4]  as replaceScript's (ARGV[2] is used if the list had no epoch)
+//	ARGV[5..6]  the two counts
+//	ARGV[7…]    the bucket numbers of those keys, in the same order
+//
+// Returns "1", or "-1" if the list does not exist, "-2" as replaceScript.
+var deleteScript = goredis.NewScript(luaSameSet + `
+local done = redis.call('GET', KEYS[5])
+if done then
+  return done
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return '-1'
+end
+local nb, nx = tonumber(ARGV[5]), tonumber(ARGV[6])
+if not (sameset(KEYS[2], true, 7, nb) and sameset(KEYS[4], false, 7 + nb, nx)) then
+  return '-2'
+end
+for k = 6, 5 + nb + nx do
+  redis.call('DEL', KEYS[k])
+end
+local old = redis.call('HGET', KEYS[1], 'count') or '0'
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 2)
+local epoch = redis.call('HGET', KEYS[1], 'epoch') or ARGV[2]
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', epoch, 'op', 'r', 'n', old)
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[4])
+return '1'
+`)
