@@ -21,8 +21,7 @@ func TestListStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	newSvc := func() (*service.Service, *store.Faulty) {
-		f := store.NewFaulty(embedded.MustOpenTemp(t))
+	newSvcOn := func(f *store.Faulty) (*service.Service, *store.Faulty) {
 		lists := dnc.New(f, dnc.Options{})
 		t.Cleanup(lists.Close)
 		if err := lists.Load(ctx, rs.ListNames()); err != nil {
@@ -34,6 +33,7 @@ func TestListStale(t *testing.T) {
 		}
 		return svc, f
 	}
+	newSvc := func() (*service.Service, *store.Faulty) { return newSvcOn(store.NewFaulty(embedded.MustOpenTemp(t))) }
 	in := service.CheckInput{Number: "+12125550134", Channel: "call", Purpose: "insurance", Seller: "acme", At: time.Now()}
 	svc, _ := newSvc()
 	res, err := svc.Check(ctx, in)
@@ -51,8 +51,16 @@ func TestListStale(t *testing.T) {
 	if res, _ := svc2.Check(ctx, in); res.Decision.Outcome != filter.Allow {
 		t.Fatalf("updated national list: %v", res.Decision.Reasons)
 	}
+	// Written today from a registry file published 40 days ago: the age is
+	// the file's, so the list is stale (the US pack allows 31 days).
+	if err := f.SetListSource(ctx, "national", time.Now().AddDate(0, 0, -40)); err != nil {
+		t.Fatal(err)
+	}
+	svc4, _ := newSvcOn(f)
+	if res, _ := svc4.Check(ctx, in); !res.Decision.Has(filter.ReasonListStale) {
+		t.Fatalf("list written today from a 40-day-old file: %s %v, want list_stale", res.Decision.Outcome, res.Decision.Reasons)
+	}
 	svc3, f3 := newSvc()
-	_ = f
 	f3.FailOn(store.MethodLists, nil)
 	if res, _ := svc3.Check(ctx, in); res.Decision.Outcome != filter.Deny || !res.Decision.Has(filter.ReasonUnavailable) {
 		t.Fatalf("ages unreadable: %s %v, want deny unavailable", res.Decision.Outcome, res.Decision.Reasons)

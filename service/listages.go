@@ -13,16 +13,18 @@ import (
 // trip for them.
 const listAgesTTL = time.Minute
 
-// listAges caches the store's list update times (filter.ListInfo.UpdatedAt)
-// for the rules' list_stale check. Its zero value is ready; safe for
+// listAges caches the store's list update times and source dates
+// (filter.ListInfo.UpdatedAt, SourceDate) for the rules' list_stale check. Its zero value is ready; safe for
 // concurrent use.
 type listAges struct {
 	mu      sync.Mutex
 	read    time.Time // when the store was last read (wall clock); zero: never
-	updated map[string]time.Time
+	updated map[string]listTimes
 }
 
-// fill sets the UpdatedAt of f's lists from the cache, reading the store's
+type listTimes struct{ updated, source time.Time }
+
+// fill sets the UpdatedAt and SourceDate of f's lists from the cache, reading the store's
 // list infos when the cache is older than listAgesTTL. Only checks under a
 // policy with a list of limited age call it. If the store cannot be read and
 // nothing was ever cached, the ages are named unavailable (fail closed); a
@@ -37,14 +39,15 @@ func (a *listAges) fill(ctx context.Context, st filter.ListStore, f *filter.Fact
 			f.Unavailable = append(f.Unavailable, "list update times: "+string(filter.ErrorKind(err)))
 			return
 		case err == nil:
-			m := make(map[string]time.Time, len(infos))
+			m := make(map[string]listTimes, len(infos))
 			for _, in := range infos {
-				m[in.Name] = in.UpdatedAt
+				m[in.Name] = listTimes{updated: in.UpdatedAt, source: in.SourceDate}
 			}
 			a.updated, a.read = m, now
 		}
 	}
 	for i := range f.Lists {
-		f.Lists[i].UpdatedAt = a.updated[f.Lists[i].List]
+		t := a.updated[f.Lists[i].List]
+		f.Lists[i].UpdatedAt, f.Lists[i].SourceDate = t.updated, t.source
 	}
 }

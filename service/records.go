@@ -105,7 +105,7 @@ func (s *Service) Lists(ctx context.Context) ([]ListStatus, error) {
 	seen := map[string]bool{}
 	for _, in := range infos {
 		seen[in.Name] = true
-		out = append(out, ListStatus{Name: in.Name, Count: in.Count, UpdatedAt: in.UpdatedAt, Loaded: loaded[in.Name], InRules: inRules[in.Name]})
+		out = append(out, ListStatus{Name: in.Name, Count: in.Count, UpdatedAt: in.UpdatedAt, SourceDate: in.SourceDate, Loaded: loaded[in.Name], InRules: inRules[in.Name]})
 	}
 	for name := range inRules {
 		if !seen[name] {

@@ -52,6 +52,9 @@ type ListStatus struct {
 	Name      string
 	Count     int64
 	UpdatedAt time.Time
+	// SourceDate is when the list's source published the data imported last
+	// (zero when unknown): list_stale counts a list's age from it.
+	SourceDate time.Time
 	// Loaded says the list's bloom filter is built and checks can use it.
 	Loaded bool
 	// InRules says some purpose of the current rule set applies the list.
