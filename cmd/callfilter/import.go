@@ -289,3 +289,14 @@ func (s uninterrupted) AddToList(ctx context.Context, list string, keys []uint64
 func (s uninterrupted) RemoveFromList(ctx context.Context, list string, keys []uint64) (int, error) {
 	return s.Store.RemoveFromList(context.WithoutCancel(ctx), list, keys)
 }
+
+func (s uninterrupted) SetListSource(ctx context.Context, list string, sourceDate time.Time) error {
+	return s.Store.SetListSource(context.WithoutCancel(ctx), list, sourceDate)
+}
+
+// ReplaceList is the import's one step that changes the live list: a signal
+// must not cut its reply short (the re-run would have to work out whether it
+// happened).
+func (s uninterrupted) ReplaceList(ctx context.Context, list, from string) (filter.ListInfo, error) {
+	return s.Store.ReplaceList(context.WithoutCancel(ctx), list, from)
+}
