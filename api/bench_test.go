@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,6 +23,20 @@ func BenchmarkCheckHTTP(b *testing.B) {
 	e := newEnv(b, func(c *envConfig) { c.quiet = true })
 	addr := serve(b, e)
 	benchPost(b, addr, "/v1/check", "Bearer "+e.keys[filter.RoleDialer], checkBody(nyClean, "call", atWednesday, `"seller":"acme"`))
+}
+
+// BenchmarkCheckBatchHTTP is POST /v1/check/batch with 100 clean numbers in
+// E.164 (the parser's fast path) per request; numbers/s counts the items.
+func BenchmarkCheckBatchHTTP(b *testing.B) {
+	e := newEnv(b, func(c *envConfig) { c.quiet = true })
+	addr := serve(b, e)
+	const n = 100
+	items := make([]string, n)
+	for i := range items {
+		items[i] = checkBody(fmt.Sprintf("+1212555%04d", 2000+i), "call", atWednesday, `"seller":"acme"`)
+	}
+	benchPost(b, addr, "/v1/check/batch", "Bearer "+e.keys[filter.RoleDialer], `{"items":[`+strings.Join(items, ",")+`]}`)
+	b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "numbers/s")
 }
 
 // BenchmarkTrivialFiber is a Fiber app whose one handler returns a fixed small

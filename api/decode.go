@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"callfilter/filter"
+	"callfilter/service"
 )
 
 // Error codes of request decoding.
@@ -43,6 +44,84 @@ func decodeBody(c *fiber.Ctx, dst any) error {
 		return err
 	}
 	return decodeJSON(body, dst)
+}
+
+// decodeCheckBody decodes the body of POST /v1/check into dst: by the fast
+// path when the body has the common shape (decodeCheckFast), else strictly
+// (decodeJSON), with the same result either way.
+func decodeCheckBody(c *fiber.Ctx, dst *checkRequest) error {
+	if !isJSON(c.Get(fiber.HeaderContentType)) {
+		return errUnsupportedMediaType
+	}
+	body, err := requestBody(c)
+	if err != nil {
+		return err
+	}
+	if decodeCheckFast(body, dst) {
+		return nil
+	}
+	// Into a fresh value: the fast path may have set fields, which decodeJSON
+	// would keep when absent. Not into dst, which would then escape to the heap
+	// on the fast path too.
+	*dst, err = decodeCheckStrict(body)
+	return err
+}
+
+func decodeCheckStrict(body []byte) (checkRequest, error) {
+	var r checkRequest
+	err := decodeJSON(body, &r)
+	return r, err
+}
+
+// batchItemsPool holds the scratch items of fast batch decoding.
+var batchItemsPool = sync.Pool{New: func() any { s := make([]checkRequest, 0, 128); return &s }}
+
+// decodeBatchBody decodes the body of POST /v1/check/batch into the inputs of
+// its items: by the fast path when the body has the common shape
+// (decodeBatchFast), else strictly, item by item, an error naming its item.
+// The service bounds the batch's size, as it did before.
+func decodeBatchBody(c *fiber.Ctx) ([]service.CheckInput, error) {
+	if !isJSON(c.Get(fiber.HeaderContentType)) {
+		return nil, errUnsupportedMediaType
+	}
+	body, err := requestBody(c)
+	if err != nil {
+		return nil, err
+	}
+	sp := batchItemsPool.Get().(*[]checkRequest)
+	defer func() {
+		clear(*sp) // drop the strings
+		if cap(*sp) <= 4096 {
+			batchItemsPool.Put(sp)
+		}
+	}()
+	var ok bool
+	if *sp, ok = decodeBatchFast(body, (*sp)[:0]); ok {
+		ins := make([]service.CheckInput, len(*sp))
+		for i := range *sp {
+			if ins[i], err = (*sp)[i].input(); err != nil {
+				return nil, inItem(i, err)
+			}
+		}
+		return ins, nil
+	}
+	var req batchRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	ins := make([]service.CheckInput, len(req.Items))
+	for i, raw := range req.Items {
+		var item checkRequest
+		if err := decodeJSON(raw, &item); err != nil {
+			return nil, inItem(i, err)
+		}
+		in, err := item.input()
+		if err != nil {
+			return nil, inItem(i, err)
+		}
+		ins[i] = in
+	}
+	return ins, nil
 }
 
 // isJSON reports whether a Content-Type is application/json (with any
