@@ -146,8 +146,10 @@ type listJSON struct {
 	Name      string  `json:"name"`
 	Count     int64   `json:"count"`
 	UpdatedAt *string `json:"updated_at"` // null for a list nothing was written to
-	Loaded    bool    `json:"loaded"`
-	InRules   bool    `json:"in_rules"`
+	// SourceDate is when the list's source published the data imported last.
+	SourceDate string `json:"source_date,omitempty"`
+	Loaded     bool   `json:"loaded"`
+	InRules    bool   `json:"in_rules"`
 }
 
 func (s *Server) lists(c *fiber.Ctx) error {
@@ -161,6 +163,9 @@ func (s *Server) lists(c *fiber.Ctx) error {
 		if !l.UpdatedAt.IsZero() {
 			t := formatTime(l.UpdatedAt)
 			out.Lists[i].UpdatedAt = &t
+		}
+		if !l.SourceDate.IsZero() {
+			out.Lists[i].SourceDate = formatTime(l.SourceDate)
 		}
 	}
 	return c.JSON(out)

@@ -147,6 +147,15 @@ func TestImportFormats(t *testing.T) {
 	if got := s.listCount("national" + listfeed.StagingSuffix); got != 0 {
 		t.Errorf("the staging list holds %d numbers after the import, want 0", got)
 	}
+	// The lists show the date of the newest file imported, not of the import.
+	sources := map[string]any{}
+	for _, l := range s.do("GET", "/v1/lists", nil, 200)["lists"].([]any) {
+		m := l.(map[string]any)
+		sources[m["name"].(string)] = m["source_date"]
+	}
+	if sources["national"] != "2026-12-01T00:00:00Z" || sources["tps"] != "2026-11-30T00:00:00Z" {
+		t.Errorf("source dates %v, want national 2026-12-01 and tps 2026-11-30", sources)
+	}
 }
 
 // TestImportResumes interrupts a DNC full import with SIGINT, then kills the
