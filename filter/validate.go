@@ -202,3 +202,21 @@ func (k APIKey) Validate() error {
 	}
 	return nil
 }
+
+// ValidateAuditAppend checks that recs are sealed records continuing the
+// chain at head, one sequence number after another, and returns the head
+// after them: both stores refuse an append otherwise (EInvalid), before
+// writing anything.
+func ValidateAuditAppend(head AuditHead, recs []AuditRecord) (AuditHead, error) {
+	want := head
+	for _, r := range recs {
+		if !r.Valid() {
+			return head, Errorf(EInvalid, "", "audit record after %d is not a sealed record", want.Seq)
+		}
+		if r.Seq() != want.Seq+1 || r.Prev() != want.Hash {
+			return head, Errorf(EInvalid, "", "audit entry %d does not continue the chain at %d", r.Seq(), want.Seq)
+		}
+		want = AuditHead{Seq: r.Seq(), Hash: r.Hash()}
+	}
+	return want, nil
+}

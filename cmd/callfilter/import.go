@@ -158,14 +158,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 
 	var bar *progressbar.ProgressBar
 	if !*quiet {
-		bar = progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("importing"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionClearOnFinish(),
-		)
+		bar = newProgressBar(stderr, size, "importing")
 	}
 	var last listfeed.Progress
 	opts.Progress = func(p listfeed.Progress) {

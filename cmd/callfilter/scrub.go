@@ -109,14 +109,7 @@ func scrubCmd(args []string, stdout, stderr io.Writer) (err error) {
 	counter := &countingReader{r: in}
 	var bar *progressbar.ProgressBar
 	if !*quiet {
-		bar = progressbar.NewOptions64(size,
-			progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("scrubbing"),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionClearOnFinish(),
-		)
+		bar = newProgressBar(stderr, size, "scrubbing")
 	}
 	start := time.Now()
 	sum, err := scrub.Run(ctx, counter, out, scrub.Options{
@@ -240,4 +233,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// newProgressBar is the progress bar of the long commands (scrub, import) on
+// stderr: bytes of the input read out of size (-1: unknown), with a rate and
+// an estimate, cleared when done.
+func newProgressBar(stderr io.Writer, size int64, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+	)
 }

@@ -277,15 +277,9 @@ func (s *Store) AppendAudit(ctx context.Context, head filter.AuditHead, recs []f
 	if len(recs) == 0 {
 		return nil
 	}
-	want := head
-	for _, r := range recs {
-		if !r.Valid() {
-			return filter.Errorf(filter.EInvalid, "", "audit record after %d is not a sealed record", want.Seq)
-		}
-		if r.Seq() != want.Seq+1 || r.Prev() != want.Hash {
-			return filter.Errorf(filter.EInvalid, "", "audit entry %d does not continue the chain at %d", r.Seq(), want.Seq)
-		}
-		want = filter.AuditHead{Seq: r.Seq(), Hash: r.Hash()}
+	want, err := filter.ValidateAuditAppend(head, recs)
+	if err != nil {
+		return err
 	}
 	buf := chunkBufs.Get().(*[]byte)
 	defer chunkBufs.Put(buf)
