@@ -204,18 +204,30 @@ func TestEndToEndListSurvivesKill(t *testing.T) {
 // TestEndToEndSIGTERM: a SIGTERM drains and exits 0.
 func TestEndToEndSIGTERM(t *testing.T) {
 	s := startServer(t, t.TempDir())
+	s.terminate(20 * time.Second)
+}
+
+// terminate sends SIGTERM and waits for a clean exit (status 0) within.
+func (s *server) terminate(within time.Duration) {
+	s.t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
+	s.waitExit(within)
+}
+
+// waitExit waits for the process to exit with status 0 within.
+func (s *server) waitExit(within time.Duration) {
+	s.t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, s.logs)
+			s.t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, s.logs)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("callfilter did not exit within 20s of SIGTERM")
+	case <-time.After(within):
+		s.t.Fatalf("callfilter did not exit within %v of SIGTERM; logs:\n%s", within, s.logs)
 	}
 }
 

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
+	"time"
 )
 
 // TestKeysCommand: `callfilter keys create` prints a secret once that the
@@ -66,12 +66,7 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("GET /v1/keys with a dialer key: %d, want 403", got)
 	}
 	// Stop it cleanly: the embedded store allows one process at a time.
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Wait(); err != nil {
-		t.Fatalf("server exit: %v", err)
-	}
+	s.terminate(30 * time.Second)
 
 	if out := keys("revoke", "--name", "dialer-7"); !strings.Contains(out, "revoked") {
 		t.Fatalf("keys revoke: %s", out)

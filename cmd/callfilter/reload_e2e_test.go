@@ -251,16 +251,7 @@ func TestEndToEndSIGTERMDrains(t *testing.T) {
 		ids[r.DecisionID] = true
 	}
 
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v; logs:\n%s", err, s.logs)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("callfilter did not exit within 30s of SIGTERM; logs:\n%s", s.logs)
-	}
+	s.waitExit(30 * time.Second)
 	for _, step := range []string{"in-flight requests drained", "audit queue flushed", "store closed"} {
 		if len(s.logLines(step)) != 1 {
 			t.Errorf("the shutdown did not log %q; logs:\n%s", step, s.logs)
@@ -343,12 +334,7 @@ func TestEndToEndSIGTERMResumesScrubJob(t *testing.T) {
 	if job.State != "running" {
 		t.Fatalf("the job is %s before SIGTERM (rows_done %d): the test needs it still running", job.State, job.RowsDone)
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM with a running job: %v; logs:\n%s", err, s.logs)
-	}
+	s.terminate(30 * time.Second)
 
 	s2 := startServer(t, dir)
 	deadline := time.Now().Add(2 * time.Minute)
