@@ -112,6 +112,8 @@ type Server struct {
 	log  *slog.Logger
 	app  *fiber.App
 	ops  *ops // metrics, rate limits, request ids: set up by opsRoutes
+	// deadlines gives /v1 requests their deadline, RequestTimeout.
+	deadlines requestDeadlines
 }
 
 // New returns a Server for svc. Zero options take their defaults; New panics
@@ -122,6 +124,7 @@ func New(svc *service.Service, opts Options) *Server {
 		panic(err)
 	}
 	s := &Server{svc: svc, opts: opts, log: opts.Logger}
+	s.deadlines.timeout = opts.RequestTimeout
 	s.app = fiber.New(fiber.Config{
 		AppName:               "callfilter",
 		ErrorHandler:          s.handleError,

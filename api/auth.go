@@ -1,8 +1,8 @@
 package api
 
 import (
-	"context"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -55,19 +55,16 @@ var grants = map[filter.Role]permission{
 // allows reports whether role r has every permission in p.
 func allows(r filter.Role, p permission) bool { return grants[r]&p == p }
 
-// localKeyName is the c.Locals key of the authenticated key's name, for logs.
+// localKey is the type of the api package's c.Locals keys.
 type localKey int
-
-const localKeyName localKey = 0
 
 // guard returns the middleware in front of every /v1 route: it gives the
 // request its deadline (fasthttp never cancels a request), authenticates the
 // bearer key and checks that its role has permission p.
 func (s *Server) guard(p permission) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
+		ctx, cancel := s.deadlines.with(c.UserContext(), time.Now())
 		defer cancel()
-		c.SetUserContext(ctx)
 
 		secret, ok := bearer(c.Get(fiber.HeaderAuthorization))
 		if !ok {
@@ -79,7 +76,7 @@ func (s *Server) guard(p permission) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		c.Locals(localKeyName, strings.Clone(key.Name))
+		info(c).key = key.Name // the service's copy, not Fiber's buffer
 		c.SetUserContext(service.WithActor(ctx, key.Name))
 		if err := s.limit(c, key.Name); err != nil {
 			return err
@@ -104,6 +101,5 @@ func bearer(h string) (string, bool) {
 
 // keyName returns the authenticated key's name, or "" before authentication.
 func keyName(c *fiber.Ctx) string {
-	name, _ := c.Locals(localKeyName).(string)
-	return name
+	return info(c).key
 }

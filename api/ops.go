@@ -23,12 +23,29 @@ type ops struct {
 	metricsHandler fiber.Handler
 }
 
-// localRequestID and localDecisionID are the c.Locals keys of the request's
-// id and (for a single check) its decision id, for logs.
-const (
-	localRequestID  localKey = 100
-	localDecisionID localKey = 101
-)
+// localRequest is the c.Locals key of the request's requestInfo.
+const localRequest localKey = 100
+
+// requestInfo is what a request's log lines need to know of it: one value
+// per request, set by instrument, because c.Locals allocates for each string
+// it is given.
+type requestInfo struct {
+	id       [requestIDLen]byte
+	idLen    uint8
+	key      string // the authenticated key's name, "" before
+	decision string // the decision id of a single check
+}
+
+// info returns the request's requestInfo; a request that did not pass
+// instrument gets a fresh one, kept for the rest of the request.
+func info(c *fiber.Ctx) *requestInfo {
+	if ri, ok := c.Locals(localRequest).(*requestInfo); ok {
+		return ri
+	}
+	ri := new(requestInfo)
+	c.Locals(localRequest, ri)
+	return ri
+}
 
 // HeaderRequestID carries the request id (in every response), which the
 // request's log lines carry too.
@@ -63,9 +80,10 @@ func (l promLogger) Println(v ...any) { l.s.log.Error("metrics", "err", v) }
 // not written yet: its status is the one writeError will send.
 func (s *Server) instrument(c *fiber.Ctx) error {
 	start := time.Now()
-	id := s.ops.ids.next()
-	c.Locals(localRequestID, id)
-	c.Set(HeaderRequestID, id)
+	ri := new(requestInfo)
+	ri.idLen = uint8(s.ops.ids.next(&ri.id))
+	c.Locals(localRequest, ri)
+	c.Response().Header.SetBytesV(HeaderRequestID, ri.id[:ri.idLen])
 	s.ops.metrics.inFlight.Inc()
 	err := c.Next()
 	s.ops.metrics.inFlight.Dec()
@@ -108,20 +126,17 @@ func (s *Server) recordDecisions(c *fiber.Ctx, ins []service.CheckInput, results
 		s.ops.metrics.observeDecision(ins[i].Purpose, ins[i].Channel, r.Decision)
 	}
 	if len(results) == 1 {
-		c.Locals(localDecisionID, results[0].Decision.ID)
+		info(c).decision = results[0].Decision.ID
 	}
 }
 
 // requestID and decisionID return the request's ids for logs ("" when none).
 func requestID(c *fiber.Ctx) string {
-	id, _ := c.Locals(localRequestID).(string)
-	return id
+	ri := info(c)
+	return string(ri.id[:ri.idLen])
 }
 
-func decisionID(c *fiber.Ctx) string {
-	id, _ := c.Locals(localDecisionID).(string)
-	return id
-}
+func decisionID(c *fiber.Ctx) string { return info(c).decision }
 
 // requestIDs makes request ids: 8 random letters fixed per process, a dash
 // and a counter. They are written in letters only, so that no request id can
@@ -141,19 +156,24 @@ func (g *requestIDs) init() {
 	}
 }
 
-func (g *requestIDs) next() string {
+// requestIDLen is the longest request id: the prefix, the dash and a
+// counter of up to 12 letters.
+const requestIDLen = 8 + 1 + 12
+
+// next writes the next id into buf and returns its length.
+func (g *requestIDs) next(buf *[requestIDLen]byte) int {
 	n := g.seq.Add(1)
-	var buf [8 + 1 + 12]byte
-	copy(buf[:], g.prefix[:])
-	buf[8] = '-'
-	i := len(buf)
+	var digits [12]byte
+	i := len(digits)
 	for {
 		i--
-		buf[i] = idAlphabet[n%uint64(len(idAlphabet))]
+		digits[i] = idAlphabet[n%uint64(len(idAlphabet))]
 		n /= uint64(len(idAlphabet))
-		if n == 0 || i == 9 {
+		if n == 0 || i == 0 {
 			break
 		}
 	}
-	return string(append(buf[:9:9], buf[i:]...))
+	copy(buf[:], g.prefix[:])
+	buf[8] = '-'
+	return 9 + copy(buf[9:], digits[i:])
 }

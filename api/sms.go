@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -9,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -37,7 +37,7 @@ func (s *Server) smsAuth(c *fiber.Ctx) error {
 	if cfg.TwilioAuthToken == "" || !isForm(c.Get(fiber.HeaderContentType)) {
 		return s.guard(permSMS)(c)
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
+	ctx, cancel := s.deadlines.with(c.UserContext(), time.Now())
 	defer cancel()
 	c.SetUserContext(ctx)
 	body, err := requestBody(c)
@@ -52,7 +52,7 @@ func (s *Server) smsAuth(c *fiber.Ctx) error {
 	if !validTwilioSignature(cfg.TwilioAuthToken, signed, form, c.Get("X-Twilio-Signature")) {
 		return filter.Errorf(filter.EForbidden, "invalid_signature", "the X-Twilio-Signature does not match the request: check the Twilio auth token and sms.public_url")
 	}
-	c.Locals(localKeyName, "twilio")
+	info(c).key = "twilio"
 	c.Locals(localSMSForm, form)
 	return c.Next()
 }
