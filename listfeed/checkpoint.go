@@ -59,7 +59,10 @@ type Checkpoint struct {
 	// LastSourceDate is that of the list's last finished import, kept on
 	// record while another is under way.
 	LastSourceDate time.Time `json:"last_source_date,omitzero"`
-	Updated        time.Time `json:"updated"`
+	// AreaDates are the source dates of the last imports of each area code
+	// (full files scoped by area code), kept from import to import.
+	AreaDates map[int]time.Time `json:"area_dates,omitempty"`
+	Updated   time.Time         `json:"updated"`
 }
 
 // ReadCheckpoint reads a state file; ok is false if there is none.

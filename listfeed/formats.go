@@ -21,6 +21,9 @@ func New(format string, r io.Reader, cfg Config) (Reader, error) {
 		return nil, filter.Errorf(filter.EInvalid, "", "a change operation (add or remove) is for dnc-change, tps and ctps files, not %s", format)
 	case (cfg.Full || cfg.Additions || cfg.Column != "" || cfg.Index != 0) && !csvFormat && slices.Contains(Formats, format):
 		return nil, filter.Errorf(filter.EInvalid, "", "full/additions and the number's column are for state, litigator and csv files, not %s", format)
+	case cfg.Region != "" && !csvFormat && slices.Contains(Formats, format):
+		// The file's country is fixed: a region would be ignored.
+		return nil, filter.Errorf(filter.EInvalid, "", "a region is for state, litigator and csv files: %s files hold numbers of one country", format)
 	}
 	switch format {
 	case "dnc":

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -40,12 +41,18 @@ type Options struct {
 	// (for a full file, before it changes the list). Default
 	// DefaultMaxBadLines; negative: no limit.
 	MaxBadLines int
+	// NoBadLines makes the first bad line fail the import (MaxBadLines is
+	// then not read): for files that must be read whole.
+	NoBadLines bool
 	// AllowEmpty lets a full file without a single number empty the list;
 	// otherwise such a file (truncated, or not of the format) is refused.
 	AllowEmpty bool
 	// AllowOlder lets a file whose source date is before that of the list's
 	// last finished import (in StatePath) be imported; otherwise it is
-	// refused, since it would undo newer registrations.
+	// refused, since it would undo newer registrations. For a file scoped by
+	// area code (a DNC full file), the dates compared are those of its own
+	// area codes' last imports: the files of several area codes may go to
+	// one list in any order.
 	AllowOlder bool
 	// Progress, if set, is called after each chunk and at the end.
 	Progress func(Progress)
@@ -60,6 +67,8 @@ func (o Options) Validate() error {
 	switch {
 	case o.Chunk < 0:
 		return filter.Errorf(filter.EInvalid, "", "import chunk (%d) must not be negative: use 0 for the default of %d", o.Chunk, DefaultChunk)
+	case o.NoBadLines && o.MaxBadLines != 0:
+		return filter.Errorf(filter.EInvalid, "", "no bad lines and at most %d bad lines: give one of the two", o.MaxBadLines)
 	}
 	return nil
 }
@@ -67,6 +76,9 @@ func (o Options) Validate() error {
 func (o *Options) setDefaults() {
 	o.Chunk = cmp.Or(o.Chunk, DefaultChunk)
 	o.MaxBadLines = cmp.Or(o.MaxBadLines, DefaultMaxBadLines)
+	if o.NoBadLines {
+		o.MaxBadLines = 0
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -132,7 +144,10 @@ type Result struct {
 //
 // A file's source date (Options.SourceDate, else the Reader's) is recorded
 // as the list's (filter.ListStore.SetListSource), for the full and the change
-// files, before the import is recorded as finished.
+// files, before the import is recorded as finished. A full file scoped by
+// area code dates its area codes only: the state file keeps the date of each
+// area code's last import, and the list's source date is the oldest of them,
+// so that list_stale counts from the stalest part of the list.
 //
 // With Options.StatePath, a checkpoint (phase, line, byte offset, counts) is
 // written after each chunk the store acknowledged, and a run with the same
@@ -180,10 +195,87 @@ type importer struct {
 	phase         Phase
 	areas         [1000]bool // area codes seen, for a full file scoped by them
 	lastDate      time.Time  // source date of the list's last finished import
-	v1Cleanup     bool       // resuming a version 1 checkpoint's cleanup phase
+	// areaDates are the source dates of the last imports of each area code
+	// (scoped full files), from the state file; nil without one.
+	areaDates map[int]time.Time
+	// record is what the state file keeps once the import is done.
+	record struct {
+		sourceDate time.Time
+		areaDates  map[int]time.Time
+	}
+	v1Cleanup bool // resuming a version 1 checkpoint's cleanup phase
 }
 
 func (im *importer) full() bool { return im.res.Kind == KindFull }
+
+// scoped reports whether the import replaces the list in the file's area
+// codes only.
+func (im *importer) scoped() bool { return im.full() && im.r.ScopeByAreaCode() }
+
+// checkAreaDates refuses a scoped full file dated before the last import of
+// one of its area codes (unless AllowOlder): run once the file is read,
+// before the list is touched.
+func (im *importer) checkAreaDates() error {
+	d := im.res.SourceDate
+	if d.IsZero() || im.opts.AllowOlder {
+		return nil
+	}
+	for _, a := range im.areaCodes() {
+		if last, ok := im.areaDates[a]; ok && d.Before(last) {
+			return filter.Errorf(filter.EConflict, "", "the file's source date %s is before that of area code %03d's last import (%s): importing it would undo newer changes (allow older files to import it anyway); the list is unchanged", d.Format(time.DateOnly), a, last.Format(time.DateOnly))
+		}
+	}
+	return nil
+}
+
+// listSourceDate is the source date the import gives the list: the file's;
+// for a scoped file, the oldest of the file's and those of the other area
+// codes on record. Zero for an undated file (the list keeps its own).
+func (im *importer) listSourceDate() time.Time {
+	d := im.res.SourceDate
+	if d.IsZero() || !im.scoped() {
+		return d
+	}
+	for a, last := range im.areaDates {
+		if !im.areas[a] && last.Before(d) {
+			d = last
+		}
+	}
+	return d
+}
+
+// prepareRecord works out what the state file keeps of the finished import:
+// the list's source date (an undated file leaves the last one on record) and
+// the dates by area code. A scoped file dates its area codes; a whole-list
+// file replaces them all, so their dates go; a change file brings the whole
+// list up to its date.
+func (im *importer) prepareRecord() {
+	d := im.res.SourceDate
+	im.record.sourceDate = cmp.Or(im.listSourceDate(), im.lastDate)
+	switch {
+	case d.IsZero():
+		im.record.areaDates = im.areaDates
+	case im.scoped():
+		dates := maps.Clone(im.areaDates)
+		if dates == nil {
+			dates = map[int]time.Time{}
+		}
+		for _, a := range im.areaCodes() {
+			dates[a] = d
+		}
+		im.record.areaDates = dates
+	case im.full():
+		im.record.areaDates = nil
+	default:
+		dates := maps.Clone(im.areaDates)
+		for a, last := range dates {
+			if last.Before(d) {
+				dates[a] = d
+			}
+		}
+		im.record.areaDates = dates
+	}
+}
 
 func (im *importer) run(ctx context.Context) error {
 	if k := im.res.Kind; k != KindFull && k != KindChanges {
@@ -211,6 +303,11 @@ func (im *importer) run(ctx context.Context) error {
 		}
 		if err := im.load(ctx); err != nil {
 			return err
+		}
+		if im.scoped() {
+			if err := im.checkAreaDates(); err != nil {
+				return err
+			}
 		}
 		if im.full() && im.res.Numbers == 0 && !im.opts.AllowEmpty {
 			return filter.Errorf(filter.EInvalid, "", "the %s file has no numbers (%d lines, %d bad): it would empty the list; the list is unchanged (allow empty files to import it anyway)", im.res.Format, im.res.Lines, im.res.Bad)
@@ -286,7 +383,10 @@ func (im *importer) restore() error {
 		if cp.List != im.list {
 			return nil
 		}
-		im.lastDate = cp.SourceDate
+		im.lastDate, im.areaDates = cp.SourceDate, cp.AreaDates
+		if im.scoped() && len(cp.AreaDates) > 0 {
+			return nil // checked by area code once the file is read (checkAreaDates)
+		}
 		if d := im.res.SourceDate; !im.opts.AllowOlder && !d.IsZero() && d.Before(cp.SourceDate) {
 			return filter.Errorf(filter.EConflict, "", "the file's source date %s is before that of the list's last import (%s): importing it would undo newer changes (allow older files to import it anyway)", d.Format(time.DateOnly), cp.SourceDate.Format(time.DateOnly))
 		}
@@ -318,7 +418,7 @@ func (im *importer) restore() error {
 	im.res.Lines, im.res.Numbers, im.res.Bad = cp.Lines, cp.Numbers, cp.Bad
 	im.res.Added, im.res.Removed = cp.Added, cp.Removed
 	im.res.SourceDate = cmp.Or(im.res.SourceDate, cp.SourceDate)
-	im.lastDate = cp.LastSourceDate
+	im.lastDate, im.areaDates = cp.LastSourceDate, cp.AreaDates
 	return nil
 }
 
@@ -336,14 +436,19 @@ func (im *importer) checkpoint() error {
 	if im.opts.StatePath == "" {
 		return nil
 	}
-	return writeCheckpoint(im.opts.StatePath, Checkpoint{
+	cp := Checkpoint{
 		Version: checkpointVersion, List: im.list, Format: im.res.Format, SourceID: im.opts.SourceID,
 		Kind: im.res.Kind.String(), Phase: im.phase, Pos: im.r.Pos(),
 		Lines: im.res.Lines, Numbers: im.res.Numbers, Bad: im.res.Bad,
 		Added: im.res.Added, Removed: im.res.Removed,
 		AreaCodes: im.areaCodes(), SourceDate: im.res.SourceDate, LastSourceDate: im.lastDate,
-		Updated: im.opts.Now().UTC(),
-	})
+		AreaDates: im.areaDates, Updated: im.opts.Now().UTC(),
+	}
+	if im.phase == PhaseDone {
+		// The record of the list's last import, which the next one reads.
+		cp.SourceDate, cp.LastSourceDate, cp.AreaDates = im.record.sourceDate, time.Time{}, im.record.areaDates
+	}
+	return writeCheckpoint(im.opts.StatePath, cp)
 }
 
 func (im *importer) enter(p Phase) error {
@@ -357,6 +462,7 @@ func (im *importer) finish() error {
 		im.res.AreaCodes = im.areaCodes()
 	}
 	im.phase = PhaseDone
+	im.prepareRecord()
 	im.progress()
 	return im.checkpoint()
 }

@@ -67,7 +67,7 @@ func (im *importer) keep(ctx context.Context) error {
 // gets here, the run that stopped may have replaced the list already: the
 // list's source date says whether it did.
 func (im *importer) replace(ctx context.Context) error {
-	d := im.res.SourceDate
+	d := im.listSourceDate()
 	var err error
 	if !d.IsZero() {
 		err = im.dst.SetListSource(ctx, im.staging, d)

@@ -36,7 +36,7 @@ same file and state file; standard input (-) has no state file and is not resuma
   --source-date YYYY-MM-DD   the date of the file's contents (default: a date in its name)
   --state FILE       checkpoint and record of the list's last import (default:
         import-NAME.json beside the embedded store; in the current directory with Redis)
-  --max-bad N        most bad lines before the import fails (default 1000; -1 no limit)
+  --max-bad N        most bad lines before the import fails (default 1000; 0 none; -1 no limit)
   --allow-empty      let a full file without numbers empty the list
   --allow-older      import a file dated before the list's last import
   --chunk N          numbers per store write and checkpoint (default 100000)
@@ -57,7 +57,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	additions := fs.Bool("additions", false, "the state, litigator or csv file adds to the list")
 	sourceDate := fs.String("source-date", "", "date of the file's contents, YYYY-MM-DD")
 	statePath := fs.String("state", "", "state file (checkpoint and last import)")
-	maxBad := fs.Int("max-bad", listfeed.DefaultMaxBadLines, "most bad lines accepted; -1 no limit")
+	maxBad := fs.Int("max-bad", listfeed.DefaultMaxBadLines, "most bad lines accepted; 0 none, -1 no limit")
 	allowEmpty := fs.Bool("allow-empty", false, "let a full file without numbers empty the list")
 	allowOlder := fs.Bool("allow-older", false, "import a file dated before the list's last import")
 	chunk := fs.Int("chunk", listfeed.DefaultChunk, "numbers per store write and checkpoint")
@@ -83,6 +83,9 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	opts := listfeed.Options{MaxBadLines: *maxBad, AllowEmpty: *allowEmpty, AllowOlder: *allowOlder, Chunk: *chunk}
+	if *maxBad == 0 {
+		opts.MaxBadLines, opts.NoBadLines = 0, true // listfeed's 0 is its default
+	}
 	if *sourceDate != "" {
 		if opts.SourceDate, err = time.Parse(time.DateOnly, *sourceDate); err != nil {
 			return fmt.Errorf("--source-date %q: write it YYYY-MM-DD, e.g. 2026-11-30", *sourceDate)
@@ -94,9 +97,6 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	case set["region"] && !isCSVFormat(*format):
 		// listfeed ignores it there: the file's country is fixed.
 		return fmt.Errorf("--region is for state, litigator and csv files: %s files hold %s numbers", *format, fixedRegion(*format))
-	case *maxBad == 0:
-		// listfeed reads 0 as its default, not as "none".
-		return errors.New("--max-bad 0: the least is 1 (or -1 for no limit)")
 	case *chunk < 1:
 		return fmt.Errorf("--chunk %d: give at least 1", *chunk)
 	case path == "-" && set["state"]:
