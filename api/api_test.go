@@ -353,6 +353,41 @@ func TestCheckBatch(t *testing.T) {
 		}
 	}
 
+	t.Run("each item its own instant", func(t *testing.T) {
+		ats := []string{"2026-11-18T15:00:00Z", "2026-11-18T15:00:00Z", "2026-11-18T16:30:00Z", "", "2026-11-18T15:00:00Z"}
+		var body []string
+		for _, at := range ats {
+			item := `{"number":"+12125550134","channel":"call","purpose":"insurance","seller":"acme"`
+			if at != "" {
+				item += `,"at":"` + at + `"`
+			}
+			body = append(body, item+"}")
+		}
+		res := e.do(t, filter.RoleDialer, "POST", "/v1/check/batch", `{"items":[`+strings.Join(body, ",")+`]}`)
+		var out struct {
+			Results []struct {
+				LocalTime string `json:"local_time"`
+			} `json:"results"`
+		}
+		decode(t, res, &out)
+		if len(out.Results) != len(ats) {
+			t.Fatalf("%d results: %s", len(out.Results), res.body)
+		}
+		var single struct {
+			LocalTime string `json:"local_time"`
+		}
+		decode(t, e.do(t, filter.RoleDialer, "POST", "/v1/check", `{"number":"+12125550134","channel":"call","purpose":"insurance","seller":"acme"}`), &single)
+		for i, at := range ats {
+			want := single.LocalTime // no at: the service's now
+			if at != "" {
+				tm, _ := time.Parse(time.RFC3339, at)
+				want = tm.In(mustLoc(t, "America/New_York")).Format(time.RFC3339)
+			}
+			if got := out.Results[i].LocalTime; got != want {
+				t.Errorf("results[%d].local_time = %s, want %s (at %q)", i, got, want, at)
+			}
+		}
+	})
 	t.Run("malformed item", func(t *testing.T) {
 		bad := []string{items[0], items[1], `{"number":"+12125550134","channel":"call","purpose":"insurance","campaing":"x"}`}
 		res := e.do(t, filter.RoleDialer, "POST", "/v1/check/batch", `{"items":[`+strings.Join(bad, ",")+`]}`)
@@ -832,4 +867,13 @@ func TestOptionsValidate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "body limit") || !strings.Contains(err.Error(), "idle timeout") {
 		t.Errorf("negative options: %v, want both named", err)
 	}
+}
+
+func mustLoc(tb testing.TB, name string) *time.Location {
+	tb.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return loc
 }

@@ -36,10 +36,15 @@ func (r *checkRequest) input() (service.CheckInput, error) {
 	if err != nil {
 		return service.CheckInput{}, err
 	}
+	return r.inputAt(at), nil
+}
+
+// inputAt is the request's input with its at already parsed.
+func (r *checkRequest) inputAt(at time.Time) service.CheckInput {
 	return service.CheckInput{
 		Number: r.Number, Region: r.Region, Channel: r.Channel, Purpose: r.Purpose,
 		Seller: r.Seller, Campaign: r.Campaign, At: at, Reserve: r.Reserve, PostalCode: r.PostalCode,
-	}, nil
+	}
 }
 
 func (s *Server) check(c *fiber.Ctx) error {
