@@ -457,8 +457,54 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("an uploaded number: %v, want deny on_list litigator", out)
 	}
 
+	// API keys, an admin's screen: create a dialer's key, use it, revoke it
+	// (the confirm dialog is accepted), and it is refused.
+	a.do("keys", chromedp.Navigate(base+"/console/#keys"))
+	a.waitText("#keys-table", "console-dialer")
+	a.do("create a key",
+		chromedp.SendKeys(chromedp.ID("key-name"), "floor-2"),
+		chromedp.SetValue(chromedp.ID("key-role"), "dialer"),
+		chromedp.Click(chromedp.ID("key-create")))
+	a.waitText("#key-created", "“floor-2” (role dialer)")
+	a.waitText("#keys-table", "floor-2")
+	secret := a.text("#key-secret")
+	a.shot("keys")
+	checkWith := func(key string) int {
+		req, _ := http.NewRequest("POST", base+"/v1/check", strings.NewReader(`{"number":"+12125550134","channel":"call","purpose":"insurance"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := checkWith(secret); got != http.StatusOK {
+		t.Fatalf("a check with the key the console created: status %d, want 200", got)
+	}
+	a.do("revoke the key", chromedp.Click(chromedp.CSS(`button[data-key="floor-2"]`)))
+	a.waitText("#key-message", "“floor-2” is revoked")
+	a.waitRows(`button[data-key="floor-2"]`, 0, 0)
+	if got := checkWith(secret); got != http.StatusUnauthorized {
+		t.Fatalf("a check with the revoked key: status %d, want 401", got)
+	}
+	// An officer's key may not manage keys: no such screen for it.
+	officer := s.do("POST", "/v1/keys", map[string]any{"name": "console-officer", "role": "officer"}, http.StatusCreated)["key"].(string)
+	c := newTab(t, root, "officer C", shots)
+	c.signIn(base, officer)
+	if shown, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`!document.getElementById("nav-keys").hidden`)); err != nil || shown {
+		t.Fatalf("an officer sees the API keys link: %v %v", shown, err)
+	}
+	c.do("open the keys screen", chromedp.Navigate(base+"/console/?officer#keys"))
+	c.waitText("#rules-version", "In force: version")
+	if shown, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`!document.getElementById("screen-keys").hidden`)); err != nil || shown {
+		t.Fatalf("an officer reached the keys screen: %v %v", shown, err)
+	}
+
 	a.consoleErrors()
 	b.consoleErrors()
+	c.consoleErrors()
 	t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond))
 }
 

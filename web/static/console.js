@@ -150,7 +150,8 @@
 
   // ---------- screens and navigation ----------
 
-  const screens = ["signin", "rules", "lookup", "audit", "lists"];
+  const screens = ["signin", "rules", "lookup", "audit", "lists", "keys"];
+  const KEYS_ALLOWED = "callfilter.keys"; // sessionStorage: "1" when the key may manage keys
   const loaders = {};
 
   function route() {
@@ -158,7 +159,9 @@
     let name = location.hash.replace(/^#/, "") || "rules";
     if (!key()) name = "signin";
     if (!screens.includes(name)) name = "rules";
+    if (name === "keys" && sessionStorage.getItem(KEYS_ALLOWED) !== "1") name = "rules";
     show($("nav"), !!key());
+    show($("nav-keys"), sessionStorage.getItem(KEYS_ALLOWED) === "1");
     for (const s of screens) show($("screen-" + s), s === name);
     for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.id === "nav-" + name);
     if (loaders[name]) loaders[name]();
@@ -166,10 +169,11 @@
 
   function signedOut(why) {
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(KEYS_ALLOWED);
     // Nothing the last key read stays on the page.
     rulesLoaded = "";
     $("rules-doc").value = "";
-    for (const id of ["rules-version", "history-list", "preview-result", "lookup-result", "audit-result", "lists-table", "upload-result"]) fill($(id));
+    for (const id of ["rules-version", "history-list", "preview-result", "lookup-result", "audit-result", "lists-table", "upload-result", "keys-table", "key-result"]) fill($(id));
     show($("audit-more"), false);
     location.hash = "#signin";
     route();
@@ -199,6 +203,13 @@
         : e.status === 401 ? "That key was not accepted. Check it and try again. " + e.text() : e.text();
       show(err, true);
       return;
+    }
+    // Only an admin's key may manage keys: the screen shows for it alone.
+    try {
+      await api("GET", "/v1/keys");
+      sessionStorage.setItem(KEYS_ALLOWED, "1");
+    } catch (e) {
+      sessionStorage.removeItem(KEYS_ALLOWED);
     }
     $("signin-key").value = "";
     location.hash = "#rules";
@@ -644,6 +655,45 @@
       $("upload-button").disabled = false;
       loadLists();
     }
+  });
+
+  // ---------- API keys ----------
+
+  async function loadKeys() {
+    const box = $("keys-table");
+    try {
+      const { data } = await api("GET", "/v1/keys");
+      fill(box, table(["Name", "Role", "Created", ""], data.keys.map((k) =>
+        [k.name, k.role, when(k.created_at),
+          el("button", { type: "button", class: "danger", "data-key": k.name, onclick: () => revokeKey(k.name) }, "Revoke")])));
+    } catch (e) { fill(box, errorBox(e)); }
+  }
+  loaders.keys = loadKeys;
+
+  async function revokeKey(name) {
+    if (!window.confirm(`Revoke the key “${name}”? Whatever uses it is refused from now on (on other instances within seconds). This cannot be undone.`)) return;
+    const out = $("key-result");
+    try {
+      await api("DELETE", "/v1/keys/" + encodeURIComponent(name));
+      fill(out, el("div", { class: "message", id: "key-message" }, `The key “${name}” is revoked.`));
+    } catch (e) { fill(out, errorBox(e)); }
+    loadKeys();
+  }
+
+  $("key-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const out = $("key-result");
+    const name = $("key-name").value.trim(), role = $("key-role").value;
+    if (!name) return;
+    try {
+      const { data } = await api("POST", "/v1/keys", { name, role });
+      $("key-name").value = "";
+      fill(out, el("div", { class: "panel", id: "key-created" },
+        el("p", {}, `The key “${data.name}” (role ${data.role}) is created. Copy its secret now: it is not shown again.`),
+        el("p", {}, el("code", { id: "key-secret" }, data.key)),
+        el("button", { type: "button", onclick: () => navigator.clipboard && navigator.clipboard.writeText(data.key) }, "Copy")));
+    } catch (e) { fill(out, errorBox(e)); }
+    loadKeys();
   });
 
   window.addEventListener("hashchange", route);
