@@ -131,6 +131,10 @@ type HTTPConfig struct {
 	// them a request gets 429 with Retry-After.
 	RateLimit float64 `yaml:"rate_limit"`
 	RateBurst int     `yaml:"rate_burst"`
+	// DebugListen (or CALLFILTER_DEBUG_LISTEN), a loopback address such as
+	// 127.0.0.1:6060, serves Go's profiles (net/http/pprof: CPU, heap,
+	// goroutines, execution traces) there, without a key; empty for none.
+	DebugListen string `yaml:"debug_listen"`
 }
 
 // BloomConfig sizes the lists' bloom filters.
@@ -213,6 +217,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 			*dst = v
 		}
 	}
+	if v := getenv("CALLFILTER_DEBUG_LISTEN"); v != "" {
+		c.HTTP.DebugListen = v
+	}
 	if v := getenv("CALLFILTER_LOG_LEVEL"); v != "" {
 		c.LogLevel = v
 	}
@@ -277,6 +284,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("http.tls_cert_file, http.tls_key_file: %w (give a PEM certificate chain and its private key)", err))
 		}
 	}
+	if d := c.HTTP.DebugListen; d != "" && !loopback(d) {
+		errs = append(errs, fmt.Errorf("http.debug_listen: %q is not a loopback host:port such as 127.0.0.1:6060 (the profiles need no key: keep them on the machine)", d))
+	}
 	if c.Audit.Retention < 0 {
 		errs = append(errs, fmt.Errorf("audit.retention (%v) cannot be negative: give a duration such as 43800h (5 years), or 0 for that default", time.Duration(c.Audit.Retention)))
 	}
@@ -303,6 +313,19 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("log_level: %q is not a level; use debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// loopback reports whether addr is host:port with a loopback host.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // twilioAuthToken returns the Twilio auth token, read from its file if need be.

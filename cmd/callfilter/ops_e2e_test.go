@@ -190,6 +190,8 @@ func TestCheckConfigTLSAndRateLimit(t *testing.T) {
 		{"http: {rate_limit: -1}\n", "http.rate_limit"},
 		{"audit: {retention: -1h}\n", "audit.retention"},
 		{"audit: {retention: forever}\n", "is not a duration"},
+		{"http: {debug_listen: 0.0.0.0:6060}\n", "http.debug_listen"},
+		{"http: {debug_listen: 6060}\n", "http.debug_listen"},
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		os.WriteFile(file, []byte("rules: "+mustAbs(t, "../../rules.yaml")+"\n"+c.config), 0o600)
@@ -210,6 +212,38 @@ func TestCheckConfigTLSAndRateLimit(t *testing.T) {
 			t.Errorf("check-config with audit.retention %s: %v\n%s", retention, err, out)
 		}
 	}
+}
+
+// TestEndToEndDebugProfiles: http.debug_listen serves Go's profiles on its
+// own loopback port, and the API's port does not.
+func TestEndToEndDebugProfiles(t *testing.T) {
+	t.Setenv("CALLFILTER_DEBUG_LISTEN", "127.0.0.1:0")
+	s := startServer(t, t.TempDir())
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving Go profiles" {
+				addr = rec.Addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"serving Go profiles\" line; logs:\n%s", s.logs)
+		}
+	}
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("profiles served on %s, want loopback", addr)
+	}
+	if got := get(t, "http://"+addr+"/debug/pprof/", http.StatusOK); !strings.Contains(string(got), "goroutine") {
+		t.Errorf("/debug/pprof/: %.200s", got)
+	}
+	if got := get(t, "http://"+addr+"/debug/pprof/profile?seconds=1", http.StatusOK); len(got) == 0 {
+		t.Error("an empty CPU profile")
+	}
+	if got := get(t, "http://"+addr+"/debug/pprof/trace?seconds=1", http.StatusOK); len(got) == 0 {
+		t.Error("an empty execution trace")
+	}
+	get(t, "http://"+s.addr+"/debug/pprof/", http.StatusNotFound)
 }
 
 func mustAbs(t *testing.T, p string) string {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,8 +45,10 @@ type Main struct {
 	audit  *audit.Writer // the audit trail's writer (audit.go)
 	server *api.Server
 	ln     net.Listener
-	hup    chan os.Signal // SIGHUP, caught from Open on: its default would kill the process
-	wg     sync.WaitGroup
+	// debugLn serves the Go profiles (http.debug_listen); nil when off.
+	debugLn net.Listener
+	hup     chan os.Signal // SIGHUP, caught from Open on: its default would kill the process
+	wg      sync.WaitGroup
 }
 
 // NewMain returns a Main for cfg that logs JSON to stderr.
@@ -120,6 +124,12 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set listen in the config or CALLFILTER_LISTEN)", m.cfg.Listen, err)
 	}
+	if d := m.cfg.HTTP.DebugListen; d != "" {
+		if m.debugLn, err = net.Listen("tcp", d); err != nil {
+			_ = m.ln.Close()
+			return fmt.Errorf("listen on %s: %w (http.debug_listen)", d, err)
+		}
+	}
 	if m.cfg.HTTP.TLSCertFile != "" {
 		m.ln, err = tlsListener(m.ln, m.cfg.path(m.cfg.HTTP.TLSCertFile), m.cfg.path(m.cfg.HTTP.TLSKeyFile))
 		if err != nil {
@@ -185,6 +195,12 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 
+	if m.debugLn != nil {
+		dbg := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = dbg.Serve(m.debugLn) }()
+		defer dbg.Close()
+		m.log.Info("serving Go profiles", "addr", m.debugLn.Addr().String(), "path", "/debug/pprof/")
+	}
 	served := make(chan error, 1)
 	go func() { served <- m.server.Listener(m.ln) }()
 	m.log.Info("serving", "addr", m.ln.Addr().String(), "tls", m.cfg.HTTP.TLSCertFile != "", "version", version, "rules_version", m.svc.Rules().Version)
@@ -431,4 +447,15 @@ func writeFileDurably(name string, data []byte, perm os.FileMode) error {
 	}
 	defer dir.Close()
 	return dir.Sync()
+}
+
+// debugHandler serves net/http/pprof's handlers under /debug/pprof/.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
