@@ -16,8 +16,9 @@
 // immutable snapshot: the filter, plus a short chain of lock-free insert-only
 // key sets (keySet) holding the keys added since that filter was built. Screen
 // loads the pointer and tests the filter, then the sets; it takes no lock and
-// allocates nothing. Writers (Add, and the builders below) serialize on a
-// per-list mutex that Screen never touches.
+// allocates nothing (but a plan the first time it sees a list of names).
+// Writers (Add, and the builders below) serialize on a per-list mutex that
+// Screen never touches.
 //
 // When the newest set fills up, Add seals it and starts a larger one, and the
 // background worker folds the sealed sets into a copy of the filter and swaps
@@ -33,10 +34,14 @@
 // waits for anything.
 //
 // Screen hashes each key once per list with the filter's own Test, from an
-// [8]byte on the stack. Computing bloom's locations once per key would save
-// the repeated hashing (about a tenth of a Screen of 10M-key filters, which
-// is dominated by cache misses) but means copying the library's internal
-// hash: a silent mismatch after an upgrade would be a false "absent".
+// [8]byte on the stack. Hashing once per key for all lists is what bloom's
+// Locations and TestLocations are for (a location does not depend on k, so
+// one slice of the largest k serves every filter), and screening 4 lists that
+// way takes half the time, but Locations allocates its slice on every call
+// (bloom v3.7.1 has no form that fills the caller's), which Screen must not
+// do; computing the locations here would mean copying the library's internal
+// hash, where a silent mismatch after an upgrade would be a false "absent".
+// What Screen does skip is the registry look-up of each name: see resolve.
 //
 // # Other instances
 //
@@ -142,6 +147,9 @@ type Lists struct {
 	// lock; lists are created rarely (Load, Add to a new list), under regMu.
 	reg   atomic.Pointer[map[string]*list]
 	regMu sync.Mutex
+	// plans remember, for the few name lists Screen is asked about (a
+	// policy's lists), what they resolve to in reg: see resolve.
+	plans [8]atomic.Pointer[plan]
 
 	wantMu sync.Mutex
 	want   []string // the names of the last Load
@@ -254,12 +262,19 @@ func keyBytes(k uint64) [8]byte {
 // Screen is the hot path. For each name it appends to facts ListUnknown when
 // the list is not loaded and ListAbsent when its filter rules the key out,
 // and appends to maybe the names the caller must confirm in the store. It
-// appends into the callers' slices and allocates nothing when they have room.
+// appends into the callers' slices and allocates nothing when they have room
+// (but the first time it sees a list of names: see resolve).
 func (l *Lists) Screen(key uint64, names []string, facts []filter.ListFact, maybe []string) ([]filter.ListFact, []string) {
-	reg := *l.reg.Load()
+	regp := l.reg.Load()
+	lists := l.resolve(regp, names)
 	b := keyBytes(key)
-	for _, name := range names {
-		lst := reg[name]
+	for i, name := range names {
+		var lst *list
+		if lists != nil {
+			lst = lists[i]
+		} else {
+			lst = (*regp)[name]
+		}
 		if lst == nil {
 			facts = append(facts, filter.ListFact{List: name, State: filter.ListUnknown})
 			continue
@@ -275,6 +290,49 @@ func (l *Lists) Screen(key uint64, names []string, facts []filter.ListFact, mayb
 		}
 	}
 	return facts, maybe
+}
+
+// plan is what a list of names resolves to in one registry: lists[i] is
+// (*reg)[names[i]], nil for a name not registered. It is never modified.
+type plan struct {
+	reg   *map[string]*list
+	names []string // a copy of the names asked about
+	lists []*list
+}
+
+// resolve returns the lists names resolve to in reg, from the plans, adding
+// a plan for names when a slot is free or holds one of an older registry; nil
+// when all the slots hold other names (the caller then looks each name up).
+// Screen is called with a policy's list of names, of which a rule set has a
+// few: a plan spares a map look-up (hashing the name) per name and key, a
+// twentieth of a scrub. Registries are never modified once stored, and
+// replaced only when a list is created, so a plan is right for as long as
+// its registry is the current one, and the slots fill at most once for each.
+// Comparing names to a plan's is a length check and a pointer comparison for
+// the same strings.
+func (l *Lists) resolve(reg *map[string]*list, names []string) []*list {
+	slot, old := -1, (*plan)(nil)
+	for i := range l.plans {
+		p := l.plans[i].Load()
+		switch {
+		case p == nil || p.reg != reg:
+			if slot < 0 {
+				slot, old = i, p
+			}
+		case slices.Equal(p.names, names):
+			return p.lists
+		}
+	}
+	if slot < 0 {
+		return nil
+	}
+	p := &plan{reg: reg, names: slices.Clone(names), lists: make([]*list, len(names))}
+	for i, name := range names {
+		p.lists[i] = (*reg)[name]
+	}
+	// Losing the slot to another Screen leaves its plan, which is as good.
+	l.plans[slot].CompareAndSwap(old, p)
+	return p.lists
 }
 
 // has reports whether k is in one of s's recent sets.

@@ -45,6 +45,17 @@ type dupSet struct {
 	runs     []*keyRun
 	nextRun  int
 	block    []byte
+
+	touched uint64 // the sum of what peek read, so that its reads are kept
+}
+
+// peek reads the table slot where k's probe starts, and changes nothing.
+// Peeking at a chunk's keys before adding them brings their slots into the
+// cache together: these loads do not depend on one another, so their cache
+// misses overlap, where add's come one key at a time (the table of a large
+// scrub is megabytes).
+func (d *dupSet) peek(k uint64) uint64 {
+	return d.mem.slots[mix64(k)&uint64(len(d.mem.slots)-1)]
 }
 
 // keyRun is one sorted run file of distinct keys, little-endian uint64s, with

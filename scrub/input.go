@@ -253,10 +253,19 @@ func columnList(header []string, idx []int) string {
 	return strings.Join(q, ", ")
 }
 
+// numberSeparators are the bytes severalNumbers splits a cell at.
+var numberSeparators = [256]bool{'/': true, ',': true, ';': true, '|': true, '&': true, '\n': true}
+
 // severalNumbers reports whether cell holds more than one number: parts split
 // at '/', ',', ';', '|', '&' or a line break, two of them with 7 or more digits.
 func severalNumbers(cell string) bool {
-	if !strings.ContainsAny(cell, "/,;|&\n") {
+	// Most cells hold no separator: one table look-up a byte rules them out
+	// (strings.ContainsAny builds its set on every call).
+	i := 0
+	for i < len(cell) && !numberSeparators[cell[i]] {
+		i++
+	}
+	if i == len(cell) {
 		return false
 	}
 	parts := 0

@@ -330,18 +330,24 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 	if sc.bom {
 		_, _ = bw.Write(utf8BOM)
 	}
-	cw := csv.NewWriter(bw)
-	cw.Comma = comma
-	cw.UseCRLF = sc.crlf
 	outHeader := make([]string, 0, width+len(OutputColumns))
 	outHeader = append(outHeader, header...)
 	for i := len(header); i < width; i++ {
 		outHeader = append(outHeader, "column_"+strconv.Itoa(i+1))
 	}
 	outHeader = append(outHeader, OutputColumns...)
+	// The header goes through encoding/csv, which refuses a separator it
+	// cannot write; the rows through lineWriter, which writes what it would.
+	var hb bytes.Buffer
+	cw := csv.NewWriter(&hb)
+	cw.Comma = comma
+	cw.UseCRLF = sc.crlf
 	if err := cw.Write(outHeader); err != nil {
 		return sum, err
 	}
+	cw.Flush()
+	_, _ = bw.Write(hb.Bytes()) // an error stays in bw: the next Write or Flush returns it
+	lw := newLineWriter(comma, sc.crlf)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -445,14 +451,11 @@ func (sc *Scrub) Write(ctx context.Context, out io.Writer) (*Summary, error) {
 		}()
 	}
 
-	wErr := writeRows(ctx, cw, bw, out, order, free, width, sum, &opts)
+	wErr := writeRows(ctx, lw, bw, out, order, free, width, sum, &opts)
 	if wErr != nil {
 		cancel()
 	}
 	wg.Wait()
-	if err := cw.Error(); err != nil && wErr == nil {
-		wErr = err
-	}
 	if err := bw.Flush(); err != nil && wErr == nil {
 		wErr = err
 	}
@@ -488,14 +491,14 @@ func readRow(cr *csv.Reader) (row, error) {
 }
 
 // writeRows writes the chunks in order as their workers finish them.
-func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Writer, order <-chan *chunk, free chan<- *chunk, width int, sum *Summary, opts *Options) error {
+func writeRows(ctx context.Context, lw *lineWriter, bw *bufio.Writer, out io.Writer, order <-chan *chunk, free chan<- *chunk, width int, sum *Summary, opts *Options) error {
 	seen := newDupSet(opts.DuplicateMemory, opts.TempDir)
 	// A run file left behind (RemoveAll failing) does not make the output
 	// wrong, so it does not fail a finished scrub.
 	defer func() { _ = seen.close() }()
 	joined := map[*filter.Reason]string{}
 	zones := map[*string]string{}
-	rec := make([]string, 0, width+len(OutputColumns)+8)
+	var line []byte
 	lastProgress := time.Now()
 	sinceFlush := 0
 	flusher, _ := out.(interface{ Flush() error })
@@ -505,6 +508,11 @@ func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Wri
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		var peeked uint64
+		for i := range c.res {
+			peeked += seen.peek(c.res[i].Number.Key)
+		}
+		seen.touched += peeked
 		for i := range c.rows {
 			r := &c.rows[i]
 			res := &c.res[i]
@@ -524,12 +532,24 @@ func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Wri
 				}
 			}
 			sum.count(res)
-			rec = append(rec[:0], r.fields...)
-			for len(rec) < width {
-				rec = append(rec, "")
+			// The input fields, empty ones up to width, then the output
+			// columns: the record csv.Writer was given before lineWriter.
+			line = line[:0]
+			n := 0
+			for _, f := range r.fields {
+				line = lw.field(lw.next(line, n), f)
+				n++
 			}
-			rec = append(rec, res.Number.E164, string(res.Outcome), joinReasons(joined, res.Reasons), lineType(res), joinZones(zones, res.Number.TimeZones))
-			if err := cw.Write(rec); err != nil {
+			for ; n < width; n++ {
+				line = lw.next(line, n)
+			}
+			line = lw.field(lw.next(line, n), res.Number.E164)
+			line = lw.field(lw.next(line, n+1), string(res.Outcome))
+			line = lw.field(lw.next(line, n+2), joinReasons(joined, res.Reasons))
+			line = lw.field(lw.next(line, n+3), lineType(res))
+			line = lw.field(lw.next(line, n+4), joinZones(zones, res.Number.TimeZones))
+			line = lw.end(line)
+			if _, err := bw.Write(line); err != nil {
 				return err
 			}
 		}
@@ -540,7 +560,6 @@ func writeRows(ctx context.Context, cw *csv.Writer, bw *bufio.Writer, out io.Wri
 		}
 		if opts.FlushEvery > 0 && sinceFlush >= opts.FlushEvery {
 			sinceFlush = 0
-			cw.Flush()
 			if err := bw.Flush(); err != nil {
 				return err
 			}
