@@ -29,7 +29,9 @@ FUZZ_TARGETS := \
 	./listfeed:FuzzLitigator \
 	./listfeed:FuzzCSV \
 	./listfeed:FuzzNANPKey \
-	./listfeed:FuzzGBKey
+	./listfeed:FuzzGBKey \
+	./scrub:FuzzLineWriter \
+	./store/embedded:FuzzBlockCodec
 
 .PHONY: help run run-redis build release test unit fuzz-short fuzz bench loadtest lint depcheck clean
 

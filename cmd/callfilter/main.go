@@ -35,7 +35,8 @@ Usage:
                           [--seller S] [--region US] [--column C] [--at T] [--charset gbk]
                           [--temp-dir DIR] [--dup-memory-mib 64]
                           decide every row of a CSV lead list (a progress bar on stderr)
-  callfilter gen          --rows N [--seed S] [--full] [-o FILE]   write a messy CSV for benchmarks
+  callfilter gen          --rows N [--seed S] [--full] [--format leads|dnc] [-o FILE]
+                          write a messy lead list (CSV) or a DNC full file for benchmarks
   callfilter audit verify [--config config.yaml]   prove the audit trail's hash chain unbroken
                           (embedded store: stop the service first, or GET /v1/audit/verify)
   callfilter keys create  [--config config.yaml] --name NAME --role dialer|scrubber|officer|admin

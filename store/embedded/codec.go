@@ -16,7 +16,9 @@ import (
 //	relationship  v1 | last4 | at [| policy expires]   (the last only when set)
 //	API key       v1 | role | hash (32 bytes) | created
 //	list meta     count (uint64, 8 bytes) | updated (int64 Unix ns, 8 bytes)
-//	list entry    uvarint Unix seconds of the first add [| uvarint Unix ms of its expiry]
+//	list block    format byte (blockPacked or blockBitmap, | blockExpiring) | packed 3-byte offsets
+//	              or a 125,000-byte bitmap (blocks.go)
+//	list expiry   uint64 Unix ms (8 bytes, at least 1)
 //	disconnect    int64 Unix ns of the latest disconnect (8 bytes)
 //	call outcome  v1 | purpose | channel | kind
 const valueV1 = 1
@@ -223,25 +225,16 @@ func relationshipAt(v []byte) (time.Time, bool) {
 	return at, r.done()
 }
 
-// encodeListEntry is a list entry's value: when it was first added and, for
-// an expiring entry, when it expires.
-func encodeListEntry(firstAdd int64, expires time.Time) []byte {
-	v := binary.AppendUvarint(nil, uint64(max(firstAdd, 0)))
-	if !expires.IsZero() {
-		v = binary.AppendUvarint(v, uint64(max(expires.UnixMilli(), 1)))
-	}
-	return v
-}
-
-// decodeListEntry reads a list entry's value; expires is zero for a
-// permanent entry.
-func decodeListEntry(v []byte) (firstAdd int64, expires time.Time, ok bool) {
+// decodeListEntry reads a list entry's value of schema version 1 (keys.go),
+// for the conversion of such files: expires is zero for a permanent entry.
+// The first-add time is read and dropped.
+func decodeListEntry(v []byte) (expires time.Time, ok bool) {
 	r := reader{b: v}
-	firstAdd = int64(r.uvarint())
+	r.uvarint()
 	if !r.bad && len(r.b) > 0 {
 		expires = time.UnixMilli(int64(r.uvarint())).UTC()
 	}
-	return firstAdd, expires, r.done()
+	return expires, r.done()
 }
 
 func encodeAPIKey(dst []byte, k *filter.APIKey) []byte {

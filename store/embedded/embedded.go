@@ -14,6 +14,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -135,9 +136,12 @@ type Store struct {
 }
 
 // Open opens the store file at path, creating it and its parent directories
-// if needed. Errors are *filter.Error: EInvalid for bad options, EUnavailable
-// when the file cannot be created, is locked by another process, is not a
-// callfilter store or has another schema version.
+// if needed. A file of schema version 1 (a key per list entry) is converted to
+// the current layout first, which takes about a minute per 250M list entries
+// (see migrateLists); an interrupted conversion goes on at the next Open.
+// Errors are *filter.Error: EInvalid for bad options, EUnavailable when the
+// file cannot be created, is locked by another process, is not a callfilter
+// store, has another schema version or cannot be converted.
 func Open(path string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -178,8 +182,10 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// init creates the buckets of a new file and checks the schema of an old one.
+// init creates the buckets of a new file and checks the schema of an old one;
+// a file of schema version 1 is converted (migrateLists).
 func (s *Store) init() error {
+	migrating := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -201,11 +207,20 @@ func (s *Store) init() error {
 		if len(v) != 4 {
 			return fmt.Errorf("bad schema version record")
 		}
-		if got := binary.BigEndian.Uint32(v); got != schemaVersion {
+		switch got := binary.BigEndian.Uint32(v); got {
+		case schemaVersion:
+			migrating = tx.Bucket(bucketMigrate) != nil // an interrupted conversion
+			return nil
+		case schemaVersionV1:
+			migrating = true
+			return startMigration(tx)
+		default:
 			return filter.Errorf(filter.EUnavailable, "", "store file %s has schema version %d; this build reads version %d: use a matching build", s.path, got, schemaVersion)
 		}
-		return nil
 	})
+	if err == nil && migrating {
+		err = s.migrateLists()
+	}
 	if err != nil {
 		if _, ok := errors.AsType[*filter.Error](err); ok {
 			return err
@@ -213,6 +228,238 @@ func (s *Store) init() error {
 		return filter.Wrap(filter.EUnavailable, err, "store file %s is not a callfilter store or is damaged", s.path)
 	}
 	return nil
+}
+
+// The conversion of a schema 1 file's lists (one key per entry, keys.go) to
+// blocks. startMigration, in the transaction that finds version 1, writes
+// version 2 at once (so that an older build refuses the file from then on
+// rather than misread a converted list) and lists every list bucket in
+// migrate/todo. Then each list is converted in transactions of migrateChunk
+// entries: its blocks are built in migrate/work/<name>, and migrate/todo
+// records how far the conversion got (the last key converted, then "all");
+// the next transaction deletes the old bucket, moves the new one in its
+// place (Tx.MoveBucket) and takes the list off migrate/todo. The bucket migrate is
+// deleted last. A conversion that stops (a crash, an I/O error) continues on
+// the next Open from its last commit; every commit leaves each list either
+// wholly old (with its progress recorded) or wholly new. Counts and list
+// meta do not change.
+var (
+	migrateTodo      = []byte("todo")
+	migrateWork      = []byte("work")
+	migrateConverted = []byte{0xff} // migrate/todo: converted, to be swapped
+)
+
+// migrateChunk is the most entries of the old layout converted per
+// transaction (a variable for the tests).
+var migrateChunk = 1_000_000
+
+// migrateHook, if set, is called after each committed step of a conversion;
+// an error stops it (the tests' crash).
+var migrateHook func() error
+
+// startMigration marks the file as version 2 under conversion and lists the
+// buckets to convert: 'l' | name for lists/<name>, 'v' | len(sfx) | sfx |
+// base for variants/<sfx>/<base>.
+func startMigration(tx *bolt.Tx) error {
+	mig, err := tx.CreateBucket(bucketMigrate)
+	if err != nil {
+		return err
+	}
+	todo, err := mig.CreateBucket(migrateTodo)
+	if err != nil {
+		return err
+	}
+	err = tx.Bucket(bucketLists).ForEachBucket(func(name []byte) error {
+		return todo.Put(append([]byte{'l'}, name...), []byte{})
+	})
+	if err != nil {
+		return err
+	}
+	vb := tx.Bucket(bucketListVariants)
+	err = vb.ForEachBucket(func(sfx []byte) error {
+		return vb.Bucket(sfx).ForEachBucket(func(base []byte) error {
+			k := append([]byte{'v', byte(len(sfx))}, sfx...)
+			return todo.Put(append(k, base...), []byte{})
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Put(metaSchemaKey, binary.BigEndian.AppendUint32(nil, schemaVersion))
+}
+
+// migrateLists runs the conversion's steps to the end.
+func (s *Store) migrateLists() error {
+	w := getListWriter()
+	defer putListWriter(w)
+	var entries []v1Entry
+	for {
+		done := false
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			done, entries, err = migrateStep(tx, w, entries[:0])
+			return err
+		})
+		if err != nil {
+			return filter.Wrap(filter.EUnavailable, err, "convert the lists of store file %s to schema version %d (open it again to continue)", s.path, schemaVersion)
+		}
+		if done {
+			return nil
+		}
+		if migrateHook != nil {
+			if err := migrateHook(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// v1Entry is a list entry of schema version 1: its key and expiry (Unix ms,
+// 0 for a permanent entry).
+type v1Entry struct{ key, exp uint64 }
+
+// migrateBucket resolves a migrate/todo key to the bucket it names: its
+// parent and its key there.
+func migrateBucket(tx *bolt.Tx, todoKey []byte) (parent *bolt.Bucket, name []byte, ok bool) {
+	switch {
+	case len(todoKey) > 1 && todoKey[0] == 'l':
+		return tx.Bucket(bucketLists), todoKey[1:], true
+	case len(todoKey) > 2 && todoKey[0] == 'v' && len(todoKey) > 2+int(todoKey[1]):
+		n := int(todoKey[1])
+		return tx.Bucket(bucketListVariants).Bucket(todoKey[2 : 2+n]), todoKey[2+n:], true
+	}
+	return nil, nil, false
+}
+
+// migrateStep converts up to migrateChunk entries of the first list of
+// migrate/todo, or, when none is left, deletes the bucket migrate.
+func migrateStep(tx *bolt.Tx, w *listWriter, entries []v1Entry) (done bool, _ []v1Entry, _ error) {
+	w.arena = w.arena[:0]
+	mig := tx.Bucket(bucketMigrate)
+	todo := mig.Bucket(migrateTodo)
+	if todo == nil {
+		return false, entries, errors.New("damaged conversion record")
+	}
+	tk, progress := todo.Cursor().First()
+	if tk == nil {
+		return true, entries, tx.DeleteBucket(bucketMigrate)
+	}
+	tk, progress = bytes.Clone(tk), bytes.Clone(progress)
+	parent, name, ok := migrateBucket(tx, tk)
+	if !ok {
+		return false, entries, errors.New("damaged conversion record")
+	}
+	var old *bolt.Bucket
+	if parent != nil {
+		old = parent.Bucket(name)
+	}
+	if old == nil {
+		return false, entries, todo.Delete(tk) // gone: nothing to convert
+	}
+	work, err := mig.CreateBucketIfNotExists(migrateWork)
+	if err != nil {
+		return false, entries, err
+	}
+	if len(progress) == 0 {
+		// Not begun: a bucket left at work/<name> is from nothing we know.
+		if err := work.DeleteBucket(name); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return false, entries, err
+		}
+		if _, err := work.CreateBucket(name); err != nil {
+			return false, entries, err
+		}
+	}
+	nb := work.Bucket(name)
+	if nb == nil || (len(progress) != 0 && len(progress) != 8 && !bytes.Equal(progress, migrateConverted)) {
+		return false, entries, errors.New("damaged conversion record")
+	}
+	if bytes.Equal(progress, migrateConverted) {
+		// Swap, in a transaction that does not write to the new bucket:
+		// Tx.MoveBucket drops the changes made to a bucket in the
+		// transaction that moves it (bbolt v1.5.0; etcd-io/bbolt#1239).
+		if err := parent.DeleteBucket(name); err != nil {
+			return false, entries, err
+		}
+		if err := tx.MoveBucket(name, work, parent); err != nil {
+			return false, entries, err
+		}
+		return false, entries, todo.Delete(tk)
+	}
+
+	// Read the next entries of the old bucket.
+	c := old.Cursor()
+	var k, v []byte
+	if len(progress) == 0 {
+		k, v = c.First()
+	} else if k, v = c.Seek(progress); bytes.Equal(k, progress) {
+		k, v = c.Next()
+	}
+	for ; k != nil && len(entries) < migrateChunk; k, v = c.Next() {
+		if len(k) != 8 || v == nil {
+			return false, entries, errCorrupt("list entry")
+		}
+		exp, ok := decodeListEntry(v)
+		if !ok {
+			return false, entries, errCorrupt("list entry")
+		}
+		e := v1Entry{key: binary.BigEndian.Uint64(k)}
+		if !exp.IsZero() {
+			e.exp = uint64(max(exp.UnixMilli(), 1))
+		}
+		entries = append(entries, e)
+	}
+	finished := k == nil
+
+	// Write them as blocks (merged with a block the last step began).
+	var kb, nk, eb [8]byte
+	var xb *bolt.Bucket
+	nc := nb.Cursor()
+	for rest := entries; len(rest) > 0; {
+		blk := rest[0].key / blockSize
+		w.offs = w.offs[:0]
+		var flags byte
+		i := 0
+		for ; i < len(rest) && rest[i].key/blockSize == blk; i++ {
+			w.offs = append(w.offs, uint32(rest[i].key%blockSize))
+			if rest[i].exp == 0 {
+				continue
+			}
+			flags = blockExpiring
+			if xb == nil {
+				if xb, err = nb.CreateBucketIfNotExists(expiryBucket); err != nil {
+					return false, entries, err
+				}
+			}
+			binary.BigEndian.PutUint64(eb[:], rest[i].exp)
+			if err := xb.Put(listKey(&nk, rest[i].key), w.value(eb[:])); err != nil {
+				return false, entries, err
+			}
+		}
+		rest = rest[i:]
+		bk := blockKey(&kb, blk)
+		prev, err := seekBlock(nc, bk)
+		if err != nil {
+			return false, entries, err
+		}
+		if prev != nil {
+			flags |= prev[0] & blockExpiring
+		}
+		start := len(w.arena)
+		out, _, ok := appendBlockAdd(w.arena, prev, w.offs, flags)
+		if !ok {
+			return false, entries, errCorrupt("list block")
+		}
+		w.arena = out
+		if err := nb.Put(bk, out[start:len(out):len(out)]); err != nil {
+			return false, entries, err
+		}
+	}
+
+	if finished {
+		return false, entries, todo.Put(tk, migrateConverted) // the next step swaps
+	}
+	last := binary.BigEndian.AppendUint64(nil, entries[len(entries)-1].key)
+	return false, entries, todo.Put(tk, last)
 }
 
 // Path returns the path of the store file.

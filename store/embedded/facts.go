@@ -36,17 +36,35 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	err := s.view(ctx, "read facts", func(tx *bolt.Tx) error {
 		if len(q.Lists) > 0 {
 			f.Lists = make([]filter.ListFact, len(q.Lists))
-			var lk [8]byte
-			key := listKey(&lk, q.Key)
+			var bk, lk [8]byte
+			blk, off := blockOf(q.Key)
+			key := blockKey(&bk, blk)
 			for i, name := range q.Lists {
 				f.Lists[i] = filter.ListFact{List: name, State: filter.ListAbsent}
-				if b := listBucket(tx, name); b != nil {
-					if v := b.Get(key); v != nil {
-						_, exp, ok := decodeListEntry(v)
-						if !ok {
-							return errCorrupt("list entry")
+				b := listBucket(tx, name)
+				if b == nil {
+					continue
+				}
+				v := b.Get(key)
+				if v == nil {
+					continue
+				}
+				if !validBlock(v) {
+					return errCorrupt("list block")
+				}
+				if !blockHas(v, off) {
+					continue
+				}
+				f.Lists[i].State = filter.ListPresent
+				if !blockExpires(v) {
+					continue // every key of the block is permanent
+				}
+				if xb := b.Bucket(expiryBucket); xb != nil {
+					if e := xb.Get(listKey(&lk, q.Key)); e != nil {
+						if len(e) != 8 {
+							return errCorrupt("list expiry")
 						}
-						f.Lists[i].State, f.Lists[i].ExpiresAt = filter.ListPresent, exp
+						f.Lists[i].ExpiresAt = time.UnixMilli(int64(binary.BigEndian.Uint64(e))).UTC()
 					}
 				}
 			}

@@ -12,11 +12,18 @@ import (
 // which are nested in "lists". Byte order is big-endian throughout so that
 // bbolt's byte-wise key order is numeric order.
 //
-//	meta            "schema" → uint32 schema version (currently 1)
-//	lists/<name>    key (uint64, 8 bytes) → uvarint Unix seconds of the first add [| uvarint Unix ms of its expiry]
+//	meta            "schema" → uint32 schema version (currently 2; see schemaVersion)
+//	lists/<name>    block (uint64 key / 1,000,000, 8 bytes) → block value (blocks.go): the list's keys
+//	                from block·10⁶ to block·10⁶+999,999, as packed 3-byte offsets or a bitmap
+//	lists/<name>/expiry  key (uint64, 8 bytes) → uint64 Unix ms of its expiry: the list's expiring
+//	                keys only (AddToListUntil), a nested bucket that exists while there are any; a
+//	                block with such keys has the blockExpiring flag in its format byte
 //	variants/<sfx>/<base>  the same, for the list <base>~<sfx> (a variant, filter.ListVariant): keyed by
-//	                <base> so that ReplaceList moves it to lists/<base> without copying (Tx.MoveBucket
-//	                keeps a bucket's key). A variant written before this layout stays at lists/<name>.
+//	                <base> so that ReplaceList moves it, expiries and all, to lists/<base> without copying
+//	                (Tx.MoveBucket keeps a bucket's key). A variant written by a build from before
+//	                variants/ stays at lists/<name>.
+//	migrate         only while Open converts a schema 1 file (embedded.go: migrateLists):
+//	                todo/<bucket> → progress, work/<name> → the blocks being built
 //	listmeta        <name> → count (uint64, 8 bytes) | updated (int64 Unix ns, 8 bytes) [| source date (int64 Unix ms, 8 bytes)]
 //	consents        subject | seller | purpose | channel → consent value (codec.go)
 //	revocations     subject | seq (uint64, 8 bytes) → revocation value
@@ -35,8 +42,12 @@ import (
 // flipped, so that byte order is time order; seq comes from the bucket's
 // sequence and makes two attempts at the same instant distinct keys.
 //
-// Only the lists hold phone numbers (as keys, as phone.Number.Key does); every
-// other record holds the Subject and at most the last four digits.
+// Lists keep no per-key time: schema 1's first-add seconds were never read and
+// are dropped (see schemaVersion).
+//
+// Only the lists hold phone numbers (phone.Number.Key split into block and
+// offset, and whole as expiry keys); every other record holds the Subject and
+// at most the last four digits.
 var (
 	bucketMeta          = []byte("meta")
 	bucketLists         = []byte("lists")
@@ -50,6 +61,7 @@ var (
 	bucketAPIKeyHash    = []byte("apikeyhash")
 	bucketDisconnects   = []byte("disconnects")
 	bucketOutcomes      = []byte("outcomes")
+	bucketMigrate       = []byte("migrate")
 
 	// Open creates the buckets a file lacks, so a bucket added here needs no
 	// new schema version as long as older builds may ignore it.
@@ -62,9 +74,21 @@ var (
 	metaSchemaKey = []byte("schema")
 )
 
-// schemaVersion is the layout described above. Open refuses a file written with
-// another version rather than misreading it.
-const schemaVersion = 1
+// expiryBucket is the name of a list bucket's nested bucket of expiries. It
+// is not 8 bytes long, so it is never a block's key.
+var expiryBucket = []byte("expiry")
+
+// schemaVersion is the layout described above. Open converts a file of
+// version 1 (and finishes a conversion that was interrupted, while the bucket
+// migrate exists), and refuses any other version rather than misreading it.
+//
+// Version 1 kept a list entry per key: lists/<name> (and variants/<sfx>/<base>)
+// key (uint64, 8 bytes) → uvarint Unix seconds of the first add [| uvarint Unix
+// ms of its expiry]. Nothing read the first-add time; version 2 drops it.
+const (
+	schemaVersion   = 2
+	schemaVersionV1 = 1
+)
 
 // maxField is the longest string allowed in a key: a list name, seller,
 // purpose, channel, relationship kind or API key name.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,7 +21,9 @@ import (
 // every successful call, also one that adds nothing (a re-import of the same
 // list refreshes it).
 //
-// Keys are written sorted, Options.ListChunk per transaction. If a later chunk
+// Keys are written sorted, Options.ListChunk per transaction; in each, every
+// block (a million consecutive keys, keys.go) they fall in is read once,
+// merged with them and written once. If a later chunk
 // fails (EUnavailable, or ctx done between chunks), the chunks before it stay
 // written and added counts them: that is safe because adding is idempotent, so
 // the caller retries the whole call.
@@ -29,14 +32,56 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 }
 
 // AddToListUntil adds keys as AddToList does, each expiring at expiresAt;
-// the expiry is kept in the entry's value, in the same transaction. An
-// entry's expiry only moves later: a permanent entry stays permanent.
-// EInvalid as AddToList, and for a zero expiresAt.
+// the expiries are kept in the list's expiry bucket (keys.go), in the same
+// transaction as the keys. An entry's expiry only moves later: a permanent
+// entry stays permanent. EInvalid as AddToList, and for a zero expiresAt.
 func (s *Store) AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (int, error) {
 	if err := filter.ValidateListExpiry(expiresAt); err != nil {
 		return 0, err
 	}
 	return s.addToList(ctx, list, keys, expiresAt)
+}
+
+// listWriter holds the buffers of a list write, reused from one transaction
+// to the next (bbolt keeps a reference to each value put until the
+// transaction ends, so the values of one transaction are never overwritten
+// before it has committed).
+type listWriter struct {
+	arena []byte   // the values put by the transaction under way
+	offs  []uint32 // the offsets of the block at hand
+}
+
+// maxPooledArena is the largest arena put back in listWriters.
+const maxPooledArena = 64 << 20
+
+var listWriters = sync.Pool{New: func() any { return new(listWriter) }}
+
+func getListWriter() *listWriter { return listWriters.Get().(*listWriter) }
+
+func putListWriter(w *listWriter) {
+	if cap(w.arena) <= maxPooledArena {
+		listWriters.Put(w)
+	}
+}
+
+// group splits the ascending keys into the first block's offsets (in w.offs)
+// and the keys of later blocks.
+func (w *listWriter) group(keys []uint64) (block uint64, offs []uint32, rest []uint64) {
+	block = keys[0] / blockSize
+	base := block * blockSize
+	w.offs = w.offs[:0]
+	i := 0
+	for ; i < len(keys) && keys[i]-base < blockSize; i++ {
+		w.offs = append(w.offs, uint32(keys[i]-base))
+	}
+	return block, w.offs, keys[i:]
+}
+
+// value returns a copy of v in the arena, to be put.
+func (w *listWriter) value(v []byte) []byte {
+	start := len(w.arena)
+	w.arena = append(w.arena, v...)
+	return w.arena[start:len(w.arena):len(w.arena)]
 }
 
 // addToList adds keys, permanent when until is zero.
@@ -50,11 +95,13 @@ func (s *Store) addToList(ctx context.Context, list string, keys []uint64, until
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
+	w := getListWriter()
+	defer putListWriter(w)
 	added := 0
 	for first := true; first || len(sorted) > 0; first = false {
 		chunk := sorted[:min(len(sorted), s.opts.ListChunk)]
 		sorted = sorted[len(chunk):]
-		n, err := s.addChunk(ctx, list, chunk, until)
+		n, err := s.addChunk(ctx, list, chunk, until, w)
 		added += n
 		if err != nil {
 			return added, err
@@ -63,40 +110,89 @@ func (s *Store) addToList(ctx context.Context, list string, keys []uint64, until
 	return added, nil
 }
 
-func (s *Store) addChunk(ctx context.Context, list string, keys []uint64, until time.Time) (int, error) {
+// addChunk adds the ascending, unique keys in one transaction: per block,
+// one read of its value, a merge and one write.
+func (s *Store) addChunk(ctx context.Context, list string, keys []uint64, until time.Time, w *listWriter) (int, error) {
 	var added int
 	err := s.update(ctx, "add to list", func(tx *bolt.Tx) error {
 		added = 0
+		w.arena = w.arena[:0]
 		now := s.opts.Now()
 		b, err := createListBucket(tx, list)
 		if err != nil {
 			return err
 		}
-		// bbolt keeps a reference to values until commit: one value for all.
-		val := encodeListEntry(now.Unix(), until)
-		var kb [8]byte
-		c := b.Cursor() // one cursor for every lookup: no allocation per key
-		for _, k := range keys {
-			key := listKey(&kb, k)
-			if got, old := c.Seek(key); bytes.Equal(got, key) {
-				first, exp, ok := decodeListEntry(old)
-				if !ok {
-					return errCorrupt("list entry")
-				}
-				// Permanent stays permanent; an expiry only moves later;
-				// a permanent add makes an expiring entry permanent.
-				if exp.IsZero() || (!until.IsZero() && !until.After(exp)) {
-					continue
-				}
-				if err := b.Put(slices.Clone(key), encodeListEntry(first, until)); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := b.Put(key, val); err != nil {
+		var untilMS uint64
+		var untilVal []byte
+		if !until.IsZero() {
+			untilMS = uint64(max(until.UnixMilli(), 1))
+			var eb [8]byte
+			binary.BigEndian.PutUint64(eb[:], untilMS)
+			untilVal = w.value(eb[:]) // one value for every expiry written
+		}
+		x := expiries{list: b}
+		var kb, nb [8]byte
+		c := b.Cursor() // one cursor for every block: no allocation per block
+		for rest := keys; len(rest) > 0; {
+			var blk uint64
+			var offs []uint32
+			blk, offs, rest = w.group(rest)
+			bk := blockKey(&kb, blk)
+			old, err := seekBlock(c, bk)
+			if err != nil {
 				return err
 			}
-			added++
+			var flags byte
+			if old != nil {
+				flags = old[0] & blockExpiring
+			}
+			newFlags := flags
+			if until.IsZero() {
+				// A permanent add makes expiring entries permanent.
+				if flags != 0 {
+					if newFlags, err = x.clear(blk, offs); err != nil {
+						return err
+					}
+				}
+			} else {
+				for _, o := range offs {
+					key := listKey(&nb, blk*blockSize+uint64(o))
+					if old != nil && blockHas(old, o) {
+						if flags == 0 {
+							continue // permanent (no key of the block expires)
+						}
+						exp, err := x.get(key)
+						if err != nil {
+							return err
+						}
+						// Permanent stays permanent; an expiry only moves later.
+						if exp == 0 || exp >= untilMS {
+							continue
+						}
+					} else {
+						newFlags = blockExpiring
+					}
+					if err := x.put(key, untilVal); err != nil {
+						return err
+					}
+				}
+			}
+			if old != nil && newFlags == flags && blockHasAll(old, offs) {
+				continue // nothing to write
+			}
+			start := len(w.arena)
+			out, n, ok := appendBlockAdd(w.arena, old, offs, newFlags)
+			if !ok {
+				return errCorrupt("list block")
+			}
+			w.arena = out
+			if err := b.Put(bk, out[start:len(out):len(out)]); err != nil {
+				return err
+			}
+			added += n
+		}
+		if err := x.tidy(); err != nil {
+			return err
 		}
 		return s.touchList(tx, list, int64(added), now)
 	})
@@ -104,6 +200,117 @@ func (s *Store) addChunk(ctx context.Context, list string, keys []uint64, until 
 		return 0, err
 	}
 	return added, nil
+}
+
+// seekBlock returns the value of the block with key bk, nil if there is none.
+func seekBlock(c *bolt.Cursor, bk []byte) ([]byte, error) {
+	k, v := c.Seek(bk)
+	if !bytes.Equal(k, bk) {
+		return nil, nil
+	}
+	if !validBlock(v) {
+		return nil, errCorrupt("list block")
+	}
+	return v, nil
+}
+
+// blockHasAll reports whether the valid block v holds every offset of offs.
+func blockHasAll(v []byte, offs []uint32) bool {
+	for _, o := range offs {
+		if !blockHas(v, o) {
+			return false
+		}
+	}
+	return true
+}
+
+// blockHasAny reports whether the valid block v holds any offset of offs.
+func blockHasAny(v []byte, offs []uint32) bool {
+	for _, o := range offs {
+		if blockHas(v, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// expiries is a list's expiry bucket in a write transaction, opened when
+// first needed and deleted at the end (tidy) once it holds nothing.
+type expiries struct {
+	list *bolt.Bucket
+	b    *bolt.Bucket
+}
+
+func (x *expiries) open(create bool) (*bolt.Bucket, error) {
+	if x.b == nil {
+		if create {
+			b, err := x.list.CreateBucketIfNotExists(expiryBucket)
+			if err != nil {
+				return nil, err
+			}
+			x.b = b
+		} else {
+			x.b = x.list.Bucket(expiryBucket)
+		}
+	}
+	return x.b, nil
+}
+
+// get returns the expiry of key in Unix ms, 0 if it has none (permanent).
+func (x *expiries) get(key []byte) (uint64, error) {
+	b, _ := x.open(false)
+	if b == nil {
+		return 0, nil
+	}
+	v := b.Get(key)
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, errCorrupt("list expiry")
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// put records the expiry val of key.
+func (x *expiries) put(key, val []byte) error {
+	b, err := x.open(true)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, val)
+}
+
+// clear deletes the expiries of the offsets offs of block and returns the
+// block's flags afterwards: blockExpiring if some key of it still expires.
+func (x *expiries) clear(block uint64, offs []uint32) (byte, error) {
+	b, _ := x.open(false)
+	if b == nil {
+		return 0, nil
+	}
+	var kb [8]byte
+	for _, o := range offs {
+		if err := b.Delete(listKey(&kb, block*blockSize+uint64(o))); err != nil {
+			return 0, err
+		}
+	}
+	k, _ := b.Cursor().Seek(listKey(&kb, block*blockSize))
+	if k != nil && len(k) == 8 && binary.BigEndian.Uint64(k)/blockSize == block {
+		return blockExpiring, nil
+	}
+	return 0, nil
+}
+
+// tidy deletes the expiry bucket if the transaction left it empty.
+func (x *expiries) tidy() error {
+	if x.b == nil {
+		return nil
+	}
+	if k, _ := x.b.Cursor().First(); k != nil {
+		return nil
+	}
+	x.b = nil
+	return x.list.DeleteBucket(expiryBucket)
 }
 
 // touchList adds delta to the named list's count and sets its UpdatedAt.
@@ -123,9 +330,9 @@ func (s *Store) touchList(tx *bolt.Tx, list string, delta int64, now time.Time) 
 }
 
 // RemoveFromList removes keys from the named list and returns how many were
-// there. A list that does not exist is not created. Like AddToList, it works
-// in chunks, and a failed call may have removed some keys (removing is
-// idempotent too); it sets UpdatedAt of an existing list.
+// there, with their expiries. A list that does not exist is not created.
+// Like AddToList, it works in chunks, and a failed call may have removed some
+// keys (removing is idempotent too); it sets UpdatedAt of an existing list.
 func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) (int, error) {
 	if err := checkList(list); err != nil {
 		return 0, err
@@ -133,11 +340,13 @@ func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) 
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
+	w := getListWriter()
+	defer putListWriter(w)
 	removed := 0
 	for first := true; first || len(sorted) > 0; first = false {
 		chunk := sorted[:min(len(sorted), s.opts.ListChunk)]
 		sorted = sorted[len(chunk):]
-		n, err := s.removeChunk(ctx, list, chunk)
+		n, err := s.removeChunk(ctx, list, chunk, w)
 		removed += n
 		if err != nil {
 			return removed, err
@@ -146,25 +355,54 @@ func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) 
 	return removed, nil
 }
 
-func (s *Store) removeChunk(ctx context.Context, list string, keys []uint64) (int, error) {
+func (s *Store) removeChunk(ctx context.Context, list string, keys []uint64, w *listWriter) (int, error) {
 	var removed int
 	err := s.update(ctx, "remove from list", func(tx *bolt.Tx) error {
 		removed = 0
+		w.arena = w.arena[:0]
 		b := listBucket(tx, list)
 		if b == nil {
 			return nil
 		}
+		x := expiries{list: b}
 		var kb [8]byte
 		c := b.Cursor()
-		for _, k := range keys {
-			key := listKey(&kb, k)
-			if got, _ := c.Seek(key); !bytes.Equal(got, key) {
-				continue
-			}
-			if err := c.Delete(); err != nil {
+		for rest := keys; len(rest) > 0; {
+			var blk uint64
+			var offs []uint32
+			blk, offs, rest = w.group(rest)
+			bk := blockKey(&kb, blk)
+			old, err := seekBlock(c, bk)
+			if err != nil {
 				return err
 			}
-			removed++
+			if old == nil || !blockHasAny(old, offs) {
+				continue
+			}
+			var flags byte
+			if blockExpires(old) {
+				if flags, err = x.clear(blk, offs); err != nil {
+					return err
+				}
+			}
+			start := len(w.arena)
+			out, n, empty, ok := appendBlockRemove(w.arena, old, offs, flags)
+			if !ok {
+				return errCorrupt("list block")
+			}
+			if empty {
+				err = b.Delete(bk)
+			} else {
+				w.arena = out
+				err = b.Put(bk, out[start:len(out):len(out)])
+			}
+			if err != nil {
+				return err
+			}
+			removed += n
+		}
+		if err := x.tidy(); err != nil {
+			return err
 		}
 		return s.touchList(tx, list, -int64(removed), s.opts.Now())
 	})
@@ -183,7 +421,7 @@ func (s *Store) ScanList(ctx context.Context, list string, fn func(key uint64) e
 	if err := checkList(list); err != nil {
 		return err
 	}
-	page := make([]uint64, 0, min(s.opts.ScanPage, 1024))
+	page := make([]uint64, 0, min(s.opts.ScanPage, 1<<16))
 	var next uint64 // the smallest key the next page may hold
 	for {
 		page = page[:0]
@@ -193,12 +431,26 @@ func (s *Store) ScanList(ctx context.Context, list string, fn func(key uint64) e
 				return nil
 			}
 			var kb [8]byte
+			first, from := blockOf(next)
 			c := b.Cursor()
-			for k, _ := c.Seek(listKey(&kb, next)); k != nil && len(page) < s.opts.ScanPage; k, _ = c.Next() {
-				if len(k) != 8 {
-					return errCorrupt("list")
+			for k, v := c.Seek(blockKey(&kb, first)); k != nil; k, v = c.Next() {
+				if v == nil {
+					continue // the expiry bucket
 				}
-				page = append(page, binary.BigEndian.Uint64(k))
+				if len(k) != 8 || !validBlock(v) {
+					return errCorrupt("list block")
+				}
+				blk := binary.BigEndian.Uint64(k)
+				if blk != first {
+					from = 0
+				}
+				var full, ok bool
+				if page, full, ok = appendBlockKeys(page, blk, v, from, s.opts.ScanPage); !ok {
+					return errCorrupt("list block")
+				}
+				if full {
+					break
+				}
 			}
 			return nil
 		})

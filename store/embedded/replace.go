@@ -88,13 +88,16 @@ func (s *Store) ReplaceList(ctx context.Context, list, from string) (filter.List
 			if err != nil {
 				return err
 			}
-			if err := legacy.ForEach(func(k, v []byte) error { return dst.Put(k, v) }); err != nil {
+			if err := copyListBucket(dst, legacy); err != nil {
 				return err
 			}
 			if err := lists.DeleteBucket([]byte(from)); err != nil {
 				return err
 			}
 		} else if p := tx.Bucket(bucketListVariants).Bucket([]byte(from[len(list)+1:])); p != nil && p.Bucket([]byte(list)) != nil {
+			// Nothing in this transaction writes to the moved bucket before the
+			// move: Tx.MoveBucket would drop such changes (bbolt v1.5.0,
+			// etcd-io/bbolt#1239).
 			if err := tx.MoveBucket([]byte(list), p, lists); err != nil {
 				return err
 			}
@@ -116,6 +119,29 @@ func (s *Store) ReplaceList(ctx context.Context, list, from string) (filter.List
 		return filter.ListInfo{}, err
 	}
 	return info, nil
+}
+
+// copyListBucket copies the blocks and expiries of the list bucket src into
+// the empty dst.
+func copyListBucket(dst, src *bolt.Bucket) error {
+	err := src.ForEach(func(k, v []byte) error {
+		if v == nil {
+			return nil // the expiry bucket, below
+		}
+		return dst.Put(k, v)
+	})
+	if err != nil {
+		return err
+	}
+	sx := src.Bucket(expiryBucket)
+	if sx == nil {
+		return nil
+	}
+	dx, err := dst.CreateBucket(expiryBucket)
+	if err != nil {
+		return err
+	}
+	return sx.ForEach(func(k, v []byte) error { return dx.Put(k, v) })
 }
 
 // DeleteList removes the named list's bucket and listmeta record in one

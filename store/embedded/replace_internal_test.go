@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"callfilter/filter"
 )
 
 // TestReplaceFromLegacyVariant: a variant an older build kept at
@@ -23,7 +25,8 @@ func TestReplaceFromLegacyVariant(t *testing.T) {
 			return err
 		}
 		var kb [8]byte
-		if err := b.Put(listKey(&kb, 3), encodeListEntry(1, time.Time{})); err != nil {
+		v, _, _ := appendBlockAdd(nil, nil, []uint32{3}, 0)
+		if err := b.Put(blockKey(&kb, 0), v); err != nil {
 			return err
 		}
 		return s.touchList(tx, "l~old", 1, s.opts.Now())
@@ -34,6 +37,10 @@ func TestReplaceFromLegacyVariant(t *testing.T) {
 	if _, err := s.AddToList(ctx, "l~old", []uint64{4}); err != nil {
 		t.Fatal(err)
 	}
+	until := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.AddToListUntil(ctx, "l~old", []uint64{5}, until); err != nil {
+		t.Fatal(err)
+	}
 	keys := func(list string) []uint64 {
 		var out []uint64
 		if err := s.ScanList(ctx, list, func(k uint64) error { out = append(out, k); return nil }); err != nil {
@@ -41,15 +48,19 @@ func TestReplaceFromLegacyVariant(t *testing.T) {
 		}
 		return out
 	}
-	if got := keys("l~old"); !slices.Equal(got, []uint64{3, 4}) {
-		t.Fatalf("legacy variant: got %v, want [3 4] (written where it was)", got)
+	if got := keys("l~old"); !slices.Equal(got, []uint64{3, 4, 5}) {
+		t.Fatalf("legacy variant: got %v, want [3 4 5] (written where it was)", got)
 	}
 	info, err := s.ReplaceList(ctx, "l", "l~old")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := keys("l"); info.Count != 2 || !slices.Equal(got, []uint64{3, 4}) {
-		t.Fatalf("after replace: %+v, keys %v; want count 2, keys [3 4]", info, got)
+	if got := keys("l"); info.Count != 3 || !slices.Equal(got, []uint64{3, 4, 5}) {
+		t.Fatalf("after replace: %+v, keys %v; want count 3, keys [3 4 5]", info, got)
+	}
+	f, err := s.Facts(ctx, filter.FactsQuery{Key: 5, Lists: []string{"l"}})
+	if err != nil || f.Lists[0].State != filter.ListPresent || !f.Lists[0].ExpiresAt.Equal(until) {
+		t.Fatalf("the expiring key after replace: %+v, %v; want present until %v (copied with its expiry)", f.Lists, err, until)
 	}
 	if got := keys("l~old"); len(got) != 0 {
 		t.Fatalf("legacy variant after replace: %v", got)
