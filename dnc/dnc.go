@@ -610,10 +610,10 @@ func (l *Lists) loadLocked(ctx context.Context, lst *list, capacity uint) error 
 	lst.gate.Unlock()
 
 	f := bloom.NewWithEstimates(capacity, l.opts.FalsePositiveRate)
+	adder := newBulkAdder(f)
 	var n int64
 	err := l.st.ScanList(ctx, lst.name, func(k uint64) error {
-		b := keyBytes(k)
-		f.Add(b[:])
+		adder.add(k)
 		n++
 		if n%(1<<16) == 0 {
 			return ctx.Err()
@@ -623,6 +623,7 @@ func (l *Lists) loadLocked(ctx context.Context, lst *list, capacity uint) error 
 	if err != nil {
 		return storeErr(err, "scan list %q", lst.name)
 	}
+	adder.flush()
 	lst.publish(prev, snapshot{filter: f, count: n, capacity: capacity, builtAt: start, buildTime: time.Since(start)})
 	lst.stale.Store(false) // a scan begun after the mark: it read the new contents
 	if n > int64(capacity) {
