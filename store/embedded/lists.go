@@ -295,7 +295,7 @@ func (x *expiries) clear(block uint64, offs []uint32) (byte, error) {
 		}
 	}
 	k, _ := b.Cursor().Seek(listKey(&kb, block*blockSize))
-	if k != nil && len(k) == 8 && binary.BigEndian.Uint64(k)/blockSize == block {
+	if len(k) == 8 && binary.BigEndian.Uint64(k)/blockSize == block {
 		return blockExpiring, nil
 	}
 	return 0, nil
