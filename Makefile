@@ -7,6 +7,9 @@ PKGS      := ./...
 # with "context deadline exceeded" and no crasher (go.dev/issue/75804, fixed
 # in Go 1.27). `make fuzz` runs longer, by time.
 FUZZTIME  ?= 10000x
+# How long the short runs minimize a new interesting input (Go's default of
+# 60 s each can dwarf the run itself); `make fuzz` keeps the default.
+FUZZMINIMIZE ?= 5s
 LONGFUZZ  ?= 2m
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
@@ -70,11 +73,11 @@ fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		$(GO) test -run=NONE -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		$(GO) test -run=NONE -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZE) $$pkg; \
 	done
 
 fuzz: ## fuzz every parser of outside input for LONGFUZZ each
-	$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(LONGFUZZ)
+	$(MAKE) --no-print-directory fuzz-short FUZZTIME=$(LONGFUZZ) FUZZMINIMIZE=60s
 
 bench: ## hot-path benchmarks (see BENCHMARKS.md)
 	$(GO) test -run=NONE -bench=. -benchmem -count=1 ./phone ./filter ./dnc ./service ./store/... ./api
