@@ -24,6 +24,7 @@ import (
 	"callfilter/dnc"
 	"callfilter/feed"
 	"callfilter/filter"
+	"callfilter/filterfile"
 	"callfilter/metrics"
 	"callfilter/phone"
 	"callfilter/service"
@@ -166,7 +167,7 @@ func (m *Main) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		phone.Warm()
 		names := m.svc.Rules().ListNames()
-		if err := m.loadLists(ctx, names); err != nil {
+		if err := m.startLists(ctx, names); err != nil {
 			if ctx.Err() != nil {
 				return // shutting down
 			}
@@ -338,6 +339,7 @@ func (m *Main) Close() error {
 		m.feed.Close()
 	}
 	if m.lists != nil {
+		m.saveImages()
 		m.lists.Close()
 	}
 	if m.store != nil {
@@ -458,4 +460,40 @@ func debugHandler() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// minImageKeys is the size from which a list's filter is kept in an image
+// file (embedded store): smaller lists are scanned as fast.
+const minImageKeys = 1_000_000
+
+// imageDir is where the embedded store's filter images are kept.
+func (m *Main) imageDir() string {
+	return filepath.Join(filepath.Dir(m.cfg.path(m.cfg.Store.Path)), "filters")
+}
+
+// startLists loads the lists at start: on the embedded store from their
+// filter images where they are current (then writes the images of the lists
+// it scanned), otherwise as loadLists does.
+func (m *Main) startLists(ctx context.Context, names []string) error {
+	if m.feed != nil || m.cfg.Store.Kind != "embedded" {
+		return m.loadLists(ctx, names)
+	}
+	if _, err := filterfile.Load(ctx, m.imageDir(), m.lists, m.store, names, m.log); err != nil {
+		return err
+	}
+	m.saveImages()
+	return nil
+}
+
+// saveImages brings the embedded store's filter images up to date (at start
+// and at shutdown); a failure costs the next start a scan, so it is logged.
+func (m *Main) saveImages() {
+	if m.feed != nil || m.cfg.Store.Kind != "embedded" || m.store == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := filterfile.Save(ctx, m.imageDir(), m.lists, m.store, minImageKeys, m.log); err != nil {
+		m.log.Warn("filter images not written: the next start scans the lists", "err", err)
+	}
 }
