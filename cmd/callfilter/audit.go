@@ -30,7 +30,7 @@ func (m *Main) openOfficer(ctx context.Context, raw filter.Store) error {
 	}
 	m.audit = w
 	rs, _ := raw.(filter.RulesStore)
-	m.svc.SetOfficer(service.OfficerOptions{Auditor: w, AuditStore: as, RulesStore: rs, LoadLists: m.loadLists})
+	m.svc.SetOfficer(service.OfficerOptions{Auditor: w, AuditStore: as, RulesStore: rs, LoadLists: m.loadListsForRules})
 	imported, err := m.svc.InitRules(ctx)
 	if err != nil {
 		return fmt.Errorf("rules in the store: %w", err)

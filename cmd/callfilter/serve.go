@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,13 +40,16 @@ type Main struct {
 	log    *slog.Logger
 	stderr io.Writer
 
-	store  filter.Store
-	lists  *dnc.Lists
-	feed   *feed.Feed // the change feed of a Redis store; nil for embedded
-	svc    *service.Service
-	audit  *audit.Writer // the audit trail's writer (audit.go)
-	server *api.Server
-	ln     net.Listener
+	store filter.Store
+	lists *dnc.Lists
+	feed  *feed.Feed // the change feed of a Redis store; nil for embedded
+	// running is set by Run: from then on a rules revision's lists are
+	// loaded before it is put in force (loadListsForRules).
+	running atomic.Bool
+	svc     *service.Service
+	audit   *audit.Writer // the audit trail's writer (audit.go)
+	server  *api.Server
+	ln      net.Listener
 	// debugLn serves the Go profiles (http.debug_listen); nil when off.
 	debugLn net.Listener
 	hup     chan os.Signal // SIGHUP, caught from Open on: its default would kill the process
@@ -162,6 +166,7 @@ func (m *Main) keys(ctx context.Context) error {
 // Run serves until ctx is cancelled (SIGINT, SIGTERM) and reloads the
 // configuration and the rules on SIGHUP.
 func (m *Main) Run(ctx context.Context) error {
+	m.running.Store(true)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -496,4 +501,17 @@ func (m *Main) saveImages() {
 	if err := filterfile.Save(ctx, m.imageDir(), m.lists, m.store, minImageKeys, m.log); err != nil {
 		m.log.Warn("filter images not written: the next start scans the lists", "err", err)
 	}
+}
+
+// loadListsForRules is the service's hook to load the lists a rules
+// revision names before it is put in force. Until Run it does nothing: Run's
+// first load, in the background while /readyz says not ready, loads the
+// lists of the rules in force then (from their filter images where it can);
+// loading them here, in Open, would hold up the start by a scan of every
+// list (a quarter of an hour for a national one) and then load them again.
+func (m *Main) loadListsForRules(ctx context.Context, names []string) error {
+	if !m.running.Load() {
+		return nil
+	}
+	return m.loadLists(ctx, names)
 }
