@@ -47,9 +47,6 @@ type Store interface {
 // epoch marks images of this package's versions (dnc.ImageHeader.FeedEpoch).
 const epoch = "embedded-1"
 
-// maxHeader bounds an image file's header line.
-const maxHeader = 64 << 10
-
 // version is a list's version as the store holds it.
 func version(info filter.ListInfo) string {
 	return strconv.FormatInt(info.UpdatedAt.UnixNano(), 10) + "/" + strconv.FormatInt(info.Count, 10)
@@ -101,24 +98,12 @@ func read(file string, info filter.ListInfo) (dnc.ImageHeader, *bloom.BloomFilte
 	}
 	defer fh.Close()
 	r := bufio.NewReaderSize(fh, 1<<20)
-	line, err := r.ReadSlice('\n')
+	h, err := header(r, file)
 	if err != nil {
-		return dnc.ImageHeader{}, nil, fmt.Errorf("%s: no header line (%v)", file, err)
+		return h, nil, err
 	}
-	if len(line) > maxHeader {
-		return dnc.ImageHeader{}, nil, fmt.Errorf("%s: header of %d bytes", file, len(line))
-	}
-	var h dnc.ImageHeader
-	if err := json.Unmarshal(line, &h); err != nil {
-		return dnc.ImageHeader{}, nil, fmt.Errorf("%s: header: %w", file, err)
-	}
-	switch want := version(info); {
-	case h.List != info.Name:
-		return h, nil, fmt.Errorf("%s holds the image of list %q", file, h.List)
-	case h.FeedEpoch != epoch:
-		return h, nil, fmt.Errorf("%s: an image of another kind (%q)", file, h.FeedEpoch)
-	case h.FeedID != want:
-		return h, nil, fmt.Errorf("%s: the image is of the list's version %s, the store's is %s (written since)", file, h.FeedID, want)
+	if err := matches(h, info, file); err != nil {
+		return h, nil, err
 	}
 	if err := dnc.CheckImageHeader(h); err != nil {
 		return h, nil, fmt.Errorf("%s: %w", file, err)
@@ -189,12 +174,35 @@ func current(file string, info filter.ListInfo) bool {
 		return false
 	}
 	defer fh.Close()
-	line, err := bufio.NewReaderSize(fh, 4096).ReadSlice('\n')
+	h, err := header(bufio.NewReaderSize(fh, 4096), file)
+	return err == nil && matches(h, info, file) == nil
+}
+
+// header reads an image file's header line.
+func header(r *bufio.Reader, file string) (dnc.ImageHeader, error) {
+	line, err := r.ReadSlice('\n')
 	if err != nil {
-		return false
+		return dnc.ImageHeader{}, fmt.Errorf("%s: no header line of at most %d bytes (%v)", file, r.Size(), err)
 	}
 	var h dnc.ImageHeader
-	return json.Unmarshal(line, &h) == nil && h.List == info.Name && h.FeedEpoch == epoch && h.FeedID == version(info)
+	if err := json.Unmarshal(line, &h); err != nil {
+		return dnc.ImageHeader{}, fmt.Errorf("%s: header: %w", file, err)
+	}
+	return h, nil
+}
+
+// matches says why h is not an image of the list as info describes it, nil
+// when it is.
+func matches(h dnc.ImageHeader, info filter.ListInfo, file string) error {
+	switch want := version(info); {
+	case h.List != info.Name:
+		return fmt.Errorf("%s holds the image of list %q", file, h.List)
+	case h.FeedEpoch != epoch:
+		return fmt.Errorf("%s: an image of another kind (%q)", file, h.FeedEpoch)
+	case h.FeedID != want:
+		return fmt.Errorf("%s: the image is of the list's version %s, the store's is %s (written since)", file, h.FeedID, want)
+	}
+	return nil
 }
 
 // canaries returns the first keys of the list: members the image must hold.

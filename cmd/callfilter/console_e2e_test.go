@@ -470,15 +470,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	secret := a.text("#key-secret")
 	a.shot("keys")
 	checkWith := func(key string) int {
-		req, _ := http.NewRequest("POST", base+"/v1/check", strings.NewReader(`{"number":"+12125550134","channel":"call","purpose":"insurance"}`))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return s.statusAs(key, "POST", "/v1/check", `{"number":"+12125550134","channel":"call","purpose":"insurance"}`)
 	}
 	if got := checkWith(secret); got != http.StatusOK {
 		t.Fatalf("a check with the key the console created: status %d, want 200", got)

@@ -127,6 +127,20 @@ func (s *server) kill() {
 }
 
 // do sends a JSON request with the admin key and decodes the JSON answer.
+// statusAs sends a JSON body with key's bearer and returns the status.
+func (s *server) statusAs(key, method, path, body string) int {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+s.addr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func (s *server) do(method, path string, body any, wantStatus int) map[string]any {
 	s.t.Helper()
 	var rd io.Reader

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,18 +44,7 @@ func TestKeysCommand(t *testing.T) {
 		}
 	}
 
-	status := func(s *server, method, path, key, body string) int {
-		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+s.addr+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	status := func(s *server, method, path, key, body string) int { return s.statusAs(key, method, path, body) }
 	check := `{"number":"+12125550134","channel":"call","purpose":"insurance","at":"2026-11-18T15:00:00Z"}`
 	s := startServer(t, dir)
 	if got := status(s, "POST", "/v1/check", secret, check); got != 200 {
