@@ -33,14 +33,8 @@
 // seal waits for the Adds in flight (bounded by their contexts); Screen never
 // waits for anything.
 //
-// Screen hashes each key once per list with the filter's own Test, from an
-// [8]byte on the stack. Hashing once per key for all lists is what bloom's
-// Locations and TestLocations are for (a location does not depend on k, so
-// one slice of the largest k serves every filter), and screening 4 lists that
-// way takes half the time, but Locations allocates its slice on every call
-// (bloom v3.7.1 has no form that fills the caller's), which Screen must not
-// do; computing the locations here would mean copying the library's internal
-// hash, where a silent mismatch after an upgrade would be a false "absent".
+// Screen hashes each key once for all its lists and tests each filter's bits
+// itself (hash.go says why, and how the copy of bloom's hash is kept honest).
 // What Screen does skip is the registry look-up of each name: see resolve.
 //
 // # Other instances
@@ -58,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -267,30 +262,66 @@ func keyBytes(k uint64) [8]byte {
 func (l *Lists) Screen(key uint64, names []string, facts []filter.ListFact, maybe []string) ([]filter.ListFact, []string) {
 	regp := l.reg.Load()
 	lists := l.resolve(regp, names)
-	b := keyBytes(key)
-	for i, name := range names {
-		var lst *list
-		if lists != nil {
-			lst = lists[i]
-		} else {
-			lst = (*regp)[name]
+	h := keyHash(key)
+	for start := 0; start < len(names); start += screenBatch {
+		batch := names[start:min(start+screenBatch, len(names))]
+		var lsts [screenBatch]*list
+		var snaps [screenBatch]*snapshot
+		var probing, inFilter uint32 // bit j: batch[j]'s filter is being probed, holds the key
+		for j, name := range batch {
+			lst := (*list)(nil)
+			if lists != nil {
+				lst = lists[start+j]
+			} else {
+				lst = (*regp)[name]
+			}
+			if lst == nil {
+				continue
+			}
+			s := lst.snap.Load()
+			lsts[j], snaps[j] = lst, s
+			switch {
+			case s.filter == nil:
+			case !hashAgrees:
+				if b := keyBytes(key); s.filter.Test(b[:]) {
+					inFilter |= 1 << j
+				}
+			default:
+				probing |= 1 << j
+			}
 		}
-		if lst == nil {
-			facts = append(facts, filter.ListFact{List: name, State: filter.ListUnknown})
-			continue
+		// Probe the filters in step, location i of each before location
+		// i+1 of any: the loads are independent, so their cache misses
+		// overlap instead of queueing one filter after another.
+		for i := uint64(0); probing != 0; i++ {
+			for p := probing; p != 0; p &= p - 1 {
+				j := bits.TrailingZeros32(p)
+				f := snaps[j].filter
+				if !f.BitSet().Test(uint(keyLocation(&h, i) % uint64(f.Cap()))) {
+					probing &^= 1 << j
+				} else if i+1 == uint64(f.K()) {
+					probing &^= 1 << j
+					inFilter |= 1 << j
+				}
+			}
 		}
-		s := lst.snap.Load()
-		switch {
-		case s.filter == nil:
-			facts = append(facts, filter.ListFact{List: name, State: filter.ListUnknown})
-		case s.filter.Test(b[:]) || s.has(key) || lst.exact.Load() > 0 || lst.stale.Load():
-			maybe = append(maybe, name)
-		default:
-			facts = append(facts, filter.ListFact{List: name, State: filter.ListAbsent})
+		for j, name := range batch {
+			lst, s := lsts[j], snaps[j]
+			switch {
+			case lst == nil || s.filter == nil:
+				facts = append(facts, filter.ListFact{List: name, State: filter.ListUnknown})
+			case inFilter&(1<<j) != 0 || s.has(key) || lst.exact.Load() > 0 || lst.stale.Load():
+				maybe = append(maybe, name)
+			default:
+				facts = append(facts, filter.ListFact{List: name, State: filter.ListAbsent})
+			}
 		}
 	}
 	return facts, maybe
 }
+
+// screenBatch is how many lists Screen probes in step.
+const screenBatch = 8
 
 // plan is what a list of names resolves to in one registry: lists[i] is
 // (*reg)[names[i]], nil for a name not registered. It is never modified.

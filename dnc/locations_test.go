@@ -48,3 +48,65 @@ func TestLocationsServeEveryK(t *testing.T) {
 		t.Fatal("no key tested present: the filters are not being exercised")
 	}
 }
+
+// TestKeyHashMatchesBloom holds keyHash to bloom's own hashing: the
+// locations of random keys, and testHashed against Test on filters of many
+// sizes and k, empty, half full and full. A mismatch would be a false
+// "absent", which the start-up check (hashAgrees) also guards against.
+func TestKeyHashMatchesBloom(t *testing.T) {
+	if !hashAgrees {
+		t.Fatal("keyHash disagrees with bloom.Locations: Screen has fallen back to Test; update hash.go to the library's hash")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 200_000; i++ {
+		key := rng.Uint64()
+		if i%2 == 0 {
+			key = 10_000_000_000 + rng.Uint64N(90_000_000_000_000)
+		}
+		b := keyBytes(key)
+		want := bloom.Locations(b[:], 20)
+		h := keyHash(key)
+		for j, w := range want {
+			if got := keyLocation(&h, uint64(j)); got != w {
+				t.Fatalf("key %d location %d: %d, bloom says %d", key, j, got, w)
+			}
+		}
+	}
+	var fs []*bloom.BloomFilter
+	for _, c := range []struct {
+		n uint
+		p float64
+	}{{1000, 1e-2}, {5000, 1e-4}, {1 << 16, 1e-6}, {777, 0.3}} {
+		f := bloom.NewWithEstimates(c.n, c.p)
+		for i := uint(0); i < c.n; i++ {
+			b := keyBytes(rng.Uint64N(4 * uint64(c.n)))
+			f.Add(b[:])
+		}
+		fs = append(fs, f)
+	}
+	full := bloom.New(1<<12+3, 5)
+	for i := range full.BitSet().Len() {
+		full.BitSet().Set(i)
+	}
+	fs = append(fs, bloom.New(64, 1), bloom.New(1<<20+7, 40), full)
+	present, absent := 0, 0
+	for i := 0; i < 100_000; i++ {
+		key := rng.Uint64N(1 << 18)
+		b := keyBytes(key)
+		h := keyHash(key)
+		for _, f := range fs {
+			want := f.Test(b[:])
+			if got := testHashed(f, &h); got != want {
+				t.Fatalf("m %d, k %d, key %d: testHashed says %v, Test %v", f.Cap(), f.K(), key, got, want)
+			}
+			if want {
+				present++
+			} else {
+				absent++
+			}
+		}
+	}
+	if present == 0 || absent == 0 {
+		t.Fatalf("%d present, %d absent: the filters are not being exercised", present, absent)
+	}
+}
