@@ -21,6 +21,28 @@ type GenOptions struct {
 	// NANPOnly makes every number a NANP one the fast path reads, ~3% of
 	// them repeated: the best case.
 	NANPOnly bool
+	// ColdIntl makes every number an international mobile of one of eight
+	// calling codes with random digits, so that nearly every row has a
+	// number prefix the fast path's cache has not seen: the full parser's
+	// cold case (a list of a few hundred thousand numbers from abroad).
+	ColdIntl bool
+}
+
+// coldIntlForms are mobile ranges of eight calling codes; each %d is filled
+// with random digits of the width given.
+var coldIntlForms = []struct {
+	form   string
+	widths []int
+}{
+	{"+44 7%d%02d %06d", []int{1, 2, 6}},
+	{"+49 17%d %07d", []int{1, 7}},
+	{"+33 6 %02d %02d %02d %02d", []int{2, 2, 2, 2}},
+	{"+86 13%d %04d %04d", []int{1, 4, 4}},
+	{"+86 18%d %04d %04d", []int{1, 4, 4}},
+	{"+39 3%02d %07d", []int{2, 7}},
+	{"+34 6%02d %03d %03d", []int{2, 3, 3}},
+	{"+91 9%04d %05d", []int{4, 5}},
+	{"+61 4%02d %03d %03d", []int{2, 3, 3}},
 }
 
 // nanpForms are the ways people write NANP numbers; %s is NPA, NXX, line.
@@ -44,6 +66,13 @@ func Generate(w io.Writer, o GenOptions) error {
 	for i := 0; i < o.Rows; i++ {
 		var num string
 		switch p := rng.IntN(100); {
+		case o.ColdIntl:
+			f := coldIntlForms[rng.IntN(len(coldIntlForms))]
+			args := make([]any, len(f.widths))
+			for j, w := range f.widths {
+				args[j] = rng.IntN(pow10(w))
+			}
+			num = fmt.Sprintf(f.form, args...)
 		case o.Full:
 			num = fmt.Sprintf("+44 20 7946 %04d", rng.IntN(10000))
 			if p < 50 {
@@ -87,6 +116,14 @@ func Generate(w io.Writer, o GenOptions) error {
 		}
 	}
 	return bw.Flush()
+}
+
+func pow10(n int) int {
+	p := 1
+	for range n {
+		p *= 10
+	}
+	return p
 }
 
 func csvField(s string) string {

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
 	"callfilter/filter"
+	"callfilter/phone"
 	"callfilter/scrub"
 )
 
@@ -334,5 +336,37 @@ func assertEmptyDir(t *testing.T, dir string) {
 	}
 	for _, e := range ents {
 		t.Errorf("left in the temp dir: %s", e.Name())
+	}
+}
+
+// TestGenerateColdIntl: the cold list is what its benchmark says it is,
+// mostly valid numbers of eight calling codes with hardly a repeated number
+// prefix (the international fast path's cache key is about the first six
+// national digits).
+func TestGenerateColdIntl(t *testing.T) {
+	var in bytes.Buffer
+	if err := scrub.Generate(&in, scrub.GenOptions{Rows: 5000, Seed: 7, ColdIntl: true}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&in).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, codes, prefixes := 0, map[int]bool{}, map[string]bool{}
+	for _, rec := range recs[1:] {
+		n, err := phone.Normalize(rec[2], "US")
+		if err != nil {
+			continue
+		}
+		valid++
+		codes[n.CountryCode] = true
+		cc := len(strconv.Itoa(n.CountryCode))
+		prefixes[n.E164[:1+cc+6]] = true
+	}
+	if rows := len(recs) - 1; rows != 5000 || valid < rows*85/100 {
+		t.Fatalf("%d rows, %d valid: want 5000, at least 85%% valid", rows, valid)
+	}
+	if len(codes) != 8 || len(prefixes) < valid*9/10 {
+		t.Errorf("%d calling codes, %d distinct prefixes of %d valid numbers: want 8 codes and nearly every prefix new", len(codes), len(prefixes), valid)
 	}
 }

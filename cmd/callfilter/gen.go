@@ -12,7 +12,7 @@ import (
 	"callfilter/scrub"
 )
 
-const genUsage = "usage: callfilter gen --rows N [--format leads|dnc] [--seed S] [--full] [-o FILE]"
+const genUsage = "usage: callfilter gen --rows N [--format leads|dnc] [--seed S] [--full|--cold-intl] [-o FILE]"
 
 // genCmd writes a generated file for benchmarks and trials: a messy lead list
 // (--format leads, the default) or a DNC Registry full file (--format dnc).
@@ -23,22 +23,23 @@ func genCmd(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "leads", "leads: a messy CSV lead list; dnc: a DNC Registry full file (area code,number)")
 	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same file)")
 	full := fs.Bool("full", false, "make every number need the full parser (international numbers; leads only)")
+	coldIntl := fs.Bool("cold-intl", false, "make every number an international mobile with random digits, nearly all of prefixes not seen before (leads only)")
 	outPath := fs.String("o", "-", "output file, - for standard output")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *rows < 0 || fs.NArg() > 0 {
+	if *rows < 0 || fs.NArg() > 0 || (*full && *coldIntl) {
 		return errors.New(genUsage)
 	}
 	var gen func(io.Writer) error
 	switch *format {
 	case "leads":
 		gen = func(w io.Writer) error {
-			return scrub.Generate(w, scrub.GenOptions{Rows: *rows, Seed: *seed, Full: *full})
+			return scrub.Generate(w, scrub.GenOptions{Rows: *rows, Seed: *seed, Full: *full, ColdIntl: *coldIntl})
 		}
 	case "dnc":
-		if *full {
-			return errors.New("--full is for --format leads: a DNC file holds US numbers only")
+		if *full || *coldIntl {
+			return errors.New("--full and --cold-intl are for --format leads: a DNC file holds US numbers only")
 		}
 		if max := len(dncAreaCodes) * dncPerAreaCode; *rows > max {
 			return fmt.Errorf("--rows %d: a DNC file of %d area codes holds at most %d numbers", *rows, len(dncAreaCodes), max)
