@@ -404,6 +404,10 @@ func (j *scrubJobs) run(ctx context.Context) {
 	}
 }
 
+// jobFinishTimeout bounds the writes that finish a job whose rows are done
+// (output sync, audit record, rename) once shutdown has begun.
+const jobFinishTimeout = 10 * time.Second
+
 func (j *scrubJobs) runOne(ctx context.Context, id string) {
 	m, err := j.load(id)
 	if err != nil {
@@ -465,16 +469,23 @@ func (j *scrubJobs) runOne(ctx context.Context, id string) {
 		// Shutting down: the job stays running on disk and is resumed.
 		return
 	}
+	// Every row is written: a shutdown that begins now waits for the few
+	// writes that finish the job rather than fail it or run it again.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobFinishTimeout)
+	defer cancel()
 	if err == nil {
 		err = out.Sync()
 	}
 	if err == nil {
-		err = sc.Record(service.WithActor(ctx, m.CreatedBy), sum.Totals())
+		err = sc.Record(service.WithActor(fctx, m.CreatedBy), sum.Totals())
 	}
 	if err == nil {
 		err = os.Rename(j.path(id, "output.csv.tmp"), j.path(id, "output.csv"))
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return // as above: resumed on the next start
+		}
 		m.Summary = sum
 		fail(err)
 		return

@@ -289,10 +289,11 @@ func TestEndToEndSIGTERMDrains(t *testing.T) {
 func TestEndToEndSIGTERMResumesScrubJob(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.csv")
-	// International numbers need the full parser: slow enough a job that it
-	// is still running when the signal comes.
-	const rows = 100000
-	if out, err := exec.Command(binary, "gen", "--rows", strconv.Itoa(rows), "--full", "-o", in).CombinedOutput(); err != nil {
+	// International numbers with prefixes not seen before need the most
+	// parsing: slow enough a job that it is still running when the signal
+	// comes.
+	const rows = 500000
+	if out, err := exec.Command(binary, "gen", "--rows", strconv.Itoa(rows), "--cold-intl", "-o", in).CombinedOutput(); err != nil {
 		t.Fatalf("gen: %v\n%s", err, out)
 	}
 	s := startServer(t, dir)
