@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"callfilter/api"
 	"callfilter/dnc"
@@ -54,8 +55,12 @@ func newSMSEnv(t testing.TB, token string) *smsEnv {
 		t.Fatal(err)
 	}
 	review := filepath.Join(dir, "sms-review.jsonl")
+	// A clock that runs from a Wednesday morning in New York, so that checks
+	// without "at" are inside calling hours whenever the test runs.
+	start := time.Now()
 	svc, err := service.New(st, lists, rs, service.Options{
 		Hasher: filter.NewHasher([]byte("test-secret")),
+		Now:    func() time.Time { return time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC).Add(time.Since(start)) },
 		SMS: service.SMSOptions{
 			TwilioAuthToken: token, PublicURL: publicURL,
 			Sellers: map[string]string{acmeNumber: "acme"}, ReviewLog: review,

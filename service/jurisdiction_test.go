@@ -34,7 +34,16 @@ func TestListStale(t *testing.T) {
 		return svc, f
 	}
 	newSvc := func() (*service.Service, *store.Faulty) { return newSvcOn(store.NewFaulty(embedded.MustOpenTemp(t))) }
-	in := service.CheckInput{Number: "+12125550134", Channel: "call", Purpose: "insurance", Seller: "acme", At: time.Now()}
+	// The ages are real (lists written now): check at 10:00 in New York on
+	// the last Wednesday, inside calling hours whenever the test runs.
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, m, d := time.Now().In(ny).Date()
+	at := time.Date(y, m, d, 10, 0, 0, 0, ny)
+	at = at.AddDate(0, 0, -(int(at.Weekday()-time.Wednesday)+7)%7)
+	in := service.CheckInput{Number: "+12125550134", Channel: "call", Purpose: "insurance", Seller: "acme", At: at}
 	svc, _ := newSvc()
 	res, err := svc.Check(ctx, in)
 	if err != nil {
