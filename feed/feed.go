@@ -390,8 +390,12 @@ func (f *Feed) run(ctx context.Context, t *tail, pos cfredis.FeedPos) {
 		if pos.ID != "" {
 			p := pos
 			t.pos.Store(&p)
-			// Everything committed before this read began has been applied.
-			t.okUntil.Store(start.Add(f.opts.Block + f.opts.Grace).UnixNano())
+			// Everything committed before this read began has been applied,
+			// unless the read was cut at Batch entries: then more may wait,
+			// and the trust of the last read that was not cut stands.
+			if int64(len(changes)) < f.opts.Batch {
+				t.okUntil.Store(start.Add(f.opts.Block + f.opts.Grace).UnixNano())
+			}
 		}
 	}
 }
