@@ -161,8 +161,8 @@ func BenchmarkScrubIntl(b *testing.B) {
 }
 
 // BenchmarkNormalizeIntlCacheMiss is the first number of a key: the fast
-// path's cost when the cache is cold (the full parser plus the checks of
-// computeIntl).
+// path's cost when the cache is cold (computeIntl: the miss path of
+// intl_miss.go and the checks for caching its answer).
 func BenchmarkNormalizeIntlCacheMiss(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
@@ -180,4 +180,71 @@ func BenchmarkNormalizeIntlCacheMiss(b *testing.B) {
 			b.Fatal(raw, err)
 		}
 	}
+}
+
+// intlColdInputs are n valid numbers with random digits after a mobile
+// prefix of GB, DE, FR and CN, written internationally and nationally, no
+// two of them in the same cache key.
+func intlColdInputs(b *testing.B, n int) [][2]string {
+	b.Helper()
+	forms := []struct{ prefix, region string }{
+		{"+44 7", ""}, {"07", "GB"}, {"+49 15", ""}, {"015", "DE"},
+		{"+33 6", ""}, {"06", "FR"}, {"+86 13", ""}, {"13", "CN"},
+	}
+	digits := map[string]int{"+44 7": 9, "07": 9, "+49 15": 9, "015": 9, "+33 6": 8, "06": 8, "+86 13": 9, "13": 9}
+	r := rand.New(rand.NewPCG(23, 24))
+	tables := intlTablesOnce()
+	seen := map[uint64]bool{}
+	var out [][2]string
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 100*n {
+			b.Fatalf("only %d cold inputs", len(out))
+		}
+		f := forms[r.IntN(len(forms))]
+		raw := []byte(f.prefix)
+		for range digits[f.prefix] {
+			raw = append(raw, byte('0'+r.IntN(10)))
+		}
+		in, ok := scanIntl(string(raw), f.region, tables)
+		if !ok {
+			b.Fatalf("%s/%s not for the fast path", raw, f.region)
+		}
+		key := in.key(in.ef())
+		if seen[key] {
+			continue
+		}
+		if _, err := normalizeFull(string(raw), f.region); err != nil {
+			continue
+		}
+		seen[key] = true
+		out = append(out, [2]string{string(raw), f.region})
+	}
+	return out
+}
+
+// BenchmarkNormalizeIntlCold is Normalize when every number is a cache miss
+// (a bulk scrub of numbers with random prefixes), against the full parser
+// on the same numbers.
+func BenchmarkNormalizeIntlCold(b *testing.B) {
+	inputs := intlColdInputs(b, 20000)
+	Warm()
+	run := func(b *testing.B, normalize func(string, string) (Number, error)) {
+		resetIntlCache()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i == len(inputs) {
+				b.StopTimer()
+				resetIntlCache()
+				i = 0
+				b.StartTimer()
+			}
+			if _, err := normalize(inputs[i][0], inputs[i][1]); err != nil {
+				b.Fatal(inputs[i], err)
+			}
+			i++
+		}
+	}
+	b.Run("fast", func(b *testing.B) { run(b, Normalize) })
+	b.Run("full", func(b *testing.B) { run(b, normalizeFull) })
 }

@@ -17,9 +17,8 @@ import (
 // pattern whose first alternative is: CN's 00|1(?:[12]\d|79)\d\d00) or, with
 // the calling code's main region as default region, nationally ("020 7946
 // 0958" in GB, "138 0013 8000" in CN); digits may be separated by spaces, '-',
-// '.', '(' or ')'. Like the NANP path it answers from a cache filled by the
-// full parser, and leaves to the parser whatever the cache does not call
-// valid.
+// '.', '(' or ')'. Like the NANP path it answers from a cache, and leaves to
+// the parser whatever the cache does not call valid.
 //
 // Why one cache entry may answer for many numbers. Write s for the digits
 // after the calling code (or the national digits), np for the national prefix
@@ -37,15 +36,16 @@ import (
 //     longest-prefix look-up.
 //
 // The cache key is the form (national or not), the calling code, len(s), ef
-// and the first ef+6 digits of s. A miss asks the full parser about the
-// number at hand and keeps its answer for the key only if
+// and the first ef+6 digits of s. A miss works out what the parser says of
+// the number at hand (below) and keeps the answer for the key only if
 //
 //   - the national-prefix pattern matches no prefix of s other than s[:ef]:
 //     it matches at most 6 digits (buildIntlTables checks), so this holds
 //     for every number of the key, and the parser strips ef digits or none;
 //   - for the national form, the international prefix pattern matches no
 //     prefix of s; national keys hold as many digits as it can match;
-//   - the parser's E.164 is "+" cc t, with t = s[ef:] or s ("strip");
+//   - the parser's national significant number is t = s[ef:] or s (it
+//     strips ef digits or none: "strip"), so its E.164 is "+" cc t;
 //   - neither s[ef:] nor t starts with a prefix in
 //     intlPrefixesNeedingFullNumber (for their lengths).
 //
@@ -58,8 +58,26 @@ import (
 // stripped alike and gets the same region, type and zones, and E.164
 // "+" cc t.
 //
+// A miss does not run the full parser (~20-30 µs: Parse with its extension
+// regexp, the library building each pattern string and looking it up in its
+// regexp cache, every type pattern matched twice). intl_miss.go compiles,
+// once per calling code, the very pattern strings the library builds from
+// its metadata ("^(?:" pattern ")$", "^(?:" leading digits ")", "^(?:"
+// national prefix ")") with the same regexp package, so each match is the
+// library's, and mirrors only the control flow around them: parseHelper's
+// national-prefix stripping and length test, GetRegionCodeForNumber,
+// getNumberTypeHelper's order of types, isNumberMatchingDesc's length check;
+// the zones are the library's GetTimezonesForPrefix of the E.164, through
+// the same code as describe's. It answers only numbers it finds valid, with
+// region, type and zones; anything else (invalid, too short, too long, a
+// metadata shape it does not follow) gets notFast facts, so the parser
+// answers and gives its error. A miss costs ~2 µs, about a tenth of the
+// parser (BenchmarkNormalizeIntlCold); TestIntlMissAgreesWithFullParser
+// holds the mirror to normalizeFull on every enabled code and length.
+//
 // The cache is a fixed table of intlCacheSlots entries (about 10 MiB full);
-// a key whose probe sequence is full is answered by the parser every time.
+// a key whose probe sequence is full is worked out again on each miss, by
+// the miss path above, and not stored.
 
 // intlFastCodes are the calling codes the international fast path serves:
 // those whose national prefix handling is mechanical (no transform rule, a
@@ -436,7 +454,7 @@ func normalizeIntlFast(raw, defaultRegion string) (Number, bool) {
 	key := in.key(ef)
 	e := intlLookup(key)
 	if e == nil {
-		e = computeIntl(raw, defaultRegion, &in, ef, t)
+		e = computeIntl(&in, ef, t)
 		e.key = key
 		intlStore(e)
 	}
@@ -480,10 +498,11 @@ func intlStore(e *intlEntry) {
 	}
 }
 
-// computeIntl asks the full parser about raw, one number of its key, and
-// returns the entry of the key's numbers (without its key), with notFast
-// facts if the conditions at the top of this file do not hold.
-func computeIntl(raw, defaultRegion string, in *intlInput, ef int, t *intlTables) *intlEntry {
+// computeIntl works out what the parser says of in, one number of its key
+// (intlFacts, in intl_miss.go), and returns the entry of the key's numbers
+// (without its key), with notFast facts if the number is not valid or the
+// conditions at the top of this file do not hold.
+func computeIntl(in *intlInput, ef int, t *intlTables) *intlEntry {
 	no := &intlEntry{facts: notFast}
 	s := slices.Clone(in.s[:in.n]) // regexp keeps its argument: keep in off the heap
 	if re := in.c.npp; re != nil {
@@ -500,20 +519,15 @@ func computeIntl(raw, defaultRegion string, in *intlInput, ef int, t *intlTables
 			}
 		}
 	}
-	n, err := normalizeFull(raw, defaultRegion)
-	if err != nil || n.CountryCode != in.c.cc {
+	// What the parser makes of this number (see intl_miss.go); anything
+	// but a valid number is left to it.
+	strip, facts, ok := planFor(in.c.cc).intlFacts(in.c, s, in.national)
+	if !ok {
 		return no
 	}
 	// The parser strips the national prefix, or keeps it (RU: +7 800…, whose
 	// 8 is not a trunk prefix); which, the key decides.
-	strip := -1
-	for _, st := range []int{ef, 0} {
-		if n.E164 == "+"+in.c.ccStr+string(s[st:]) {
-			strip = st
-			break
-		}
-	}
-	if strip < 0 {
+	if strip != ef && strip != 0 {
 		return no
 	}
 	// After the exceptions of s[ef:], the key decides whether the parser
@@ -521,7 +535,6 @@ func computeIntl(raw, defaultRegion string, in *intlInput, ef int, t *intlTables
 	if t.isException(in.c.cc, s[ef:]) || t.isException(in.c.cc, s[strip:]) {
 		return no
 	}
-	facts := internNANPPrefix(nanpPrefix{valid: true, region: n.Region, typ: n.Type, zones: n.TimeZones})
 	return &intlEntry{facts: facts, strip: strip}
 }
 

@@ -413,12 +413,12 @@ func TestComputeIntlRefusesAmbiguousPrefixes(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: %q not scanned", tt.name, tt.raw)
 		}
-		real := computeIntl(tt.raw, tt.region, &in, in.ef(), tables)
+		real := computeIntl(&in, in.ef(), tables)
 		if !real.facts.valid {
 			t.Fatalf("%s: %q refused with the real patterns", tt.name, tt.raw)
 		}
 		in.c = &c
-		if e := computeIntl(tt.raw, tt.region, &in, in.ef(), tables); e.facts.valid {
+		if e := computeIntl(&in, in.ef(), tables); e.facts.valid {
 			t.Errorf("%s: %q accepted", tt.name, tt.raw)
 		}
 	}

@@ -54,12 +54,16 @@ func ParseKey(raw, defaultRegion string) (Number, error) {
 // Warm loads what the first call would otherwise load: the parser's compiled
 // patterns for NANP numbers, the time-zone data (~3.8 MiB, read on first use),
 // the zones of each NANP region and the tables of the international fast
-// path. Call it at start-up.
+// path, with the compiled patterns of its calling codes (~30 ms). Call it
+// at start-up.
 func Warm() {
 	_, _ = normalizeFull("+1 212 555 0134", "")
 	_, _ = normalizeFull("+44 20 7946 0958", "")
 	nanpRegionZones()
 	intlTablesOnce()
+	for _, cc := range intlFastCodes {
+		planFor(cc)
+	}
 }
 
 // normalizeFull is Normalize without the fast path: every number goes through

@@ -19,8 +19,13 @@ import (
 // (Etc/Unknown) get every zone of their region. Only numbers of non-geographic
 // calling codes (+800, +882…) have none, and get nil.
 func timeZonesOf(num *phonenumbers.PhoneNumber, region string) []string {
-	cc := int(num.GetCountryCode())
 	zones, err := phonenumbers.GetTimezonesForNumber(num)
+	return zonesOf(zones, err, int(num.GetCountryCode()), region)
+}
+
+// zonesOf is timeZonesOf given the library's answer for the number
+// (GetTimezonesForNumber, which is GetTimezonesForPrefix of its E.164).
+func zonesOf(zones []string, err error, cc int, region string) []string {
 	if err != nil || isUnknownZone(zones) || (cc == 1 && slices.Equal(zones, nanpWideZones())) {
 		if regional := regionZones(cc, region); len(regional) > 0 {
 			zones = regional
