@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"io"
 	"testing"
+	"time"
 
 	"callfilter/filter"
 	"callfilter/scrub"
@@ -77,6 +78,63 @@ func BenchmarkParseOnly(b *testing.B) {
 	b.Run("nanp-only", func(b *testing.B) { benchScrub(b, scrub.ParseOnly{Region: "US"}, nanpOnly) })
 	b.Run("full-parser", func(b *testing.B) { benchScrub(b, scrub.ParseOnly{Region: "US"}, fullParser) })
 	b.Run("cold-intl", func(b *testing.B) { benchScrub(b, scrub.ParseOnly{Region: "US"}, coldIntl) })
+}
+
+// BenchmarkScrubVsParseOnly is the ratio measured in step: each
+// iteration scrubs the list and parses it (read CSV + normalize, no
+// decision), alternately, so that both see the same machine (on a shared
+// one, separate benchmarks a few seconds apart differ by more than the
+// decision costs). It reports each one's rows per CPU-second and the ratio.
+func BenchmarkScrubVsParseOnly(b *testing.B) {
+	svc := mustService(b)
+	for _, c := range []struct {
+		name string
+		gen  scrub.GenOptions
+	}{{"nanp", mostlyNANP}, {"nanp-only", nanpOnly}, {"full-parser", fullParser}, {"cold-intl", coldIntl}} {
+		b.Run(c.name, func(b *testing.B) {
+			deciders := []scrub.Decider{mustScrubber(b, svc, "insurance", "call"), scrub.ParseOnly{Region: "US"}}
+			rows := 200_000
+			if c.gen.ColdIntl {
+				rows = 20_000
+			}
+			// Cold lists: a new file for every run of either decider.
+			files := 1
+			if c.gen.ColdIntl {
+				files = 2 * b.N
+			}
+			ins := make([][]byte, files)
+			for i := range ins {
+				var in bytes.Buffer
+				gen := c.gen
+				gen.Rows, gen.Seed = rows, 1
+				if c.gen.ColdIntl {
+					gen.Seed, coldSeeds = coldSeeds, coldSeeds+1
+				}
+				if err := scrub.Generate(&in, gen); err != nil {
+					b.Fatal(err)
+				}
+				ins[i] = in.Bytes()
+			}
+			var cpu [2]time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j, d := range deciders {
+					in := ins[(2*i+j)%len(ins)]
+					cpu0 := cpuTime()
+					if _, err := scrub.Run(context.Background(), bytes.NewReader(in), io.Discard, scrub.Options{Decider: d}); err != nil {
+						b.Fatal(err)
+					}
+					cpu[j] += cpuTime() - cpu0
+				}
+			}
+			if cpu[0] > 0 && cpu[1] > 0 {
+				n := float64(rows * b.N)
+				b.ReportMetric(n/cpu[0].Seconds(), "scrub-rows/cpu-s")
+				b.ReportMetric(n/cpu[1].Seconds(), "parse-rows/cpu-s")
+				b.ReportMetric(100*cpu[1].Seconds()/cpu[0].Seconds(), "ratio-%")
+			}
+		})
+	}
 }
 
 // nopDecider allows every row without reading it: BenchmarkPipeline measures
