@@ -76,7 +76,7 @@ func checkInvariants(t *testing.T, rs *RuleSet) {
 	now := time.Date(2026, 3, 4, 19, 0, 0, 0, time.UTC)
 	for _, name := range rs.PurposeNames() {
 		pr := rs.purposes[name]
-		for _, cr := range []channelRules{pr.call, pr.sms} {
+		for _, cr := range []PolicySet{pr.call, pr.sms} {
 			policies := []*Policy{cr.base}
 			for key, p := range cr.regions {
 				if !regionRE.MatchString(key) || p.Region != key {

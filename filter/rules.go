@@ -94,14 +94,14 @@ func (rs *RuleSet) MaxListAges() map[string]time.Duration {
 
 // purposeRules holds the precomputed policies of one purpose, by channel.
 type purposeRules struct {
-	call, sms channelRules
+	call, sms PolicySet
 }
 
-// channelRules holds the policies of one purpose and channel: base applies when
+// PolicySet holds the policies of one purpose and channel: base applies when
 // no region override matches the number; regions maps an override key ("US",
 // "US-FL") to the policy with that override (and, for a subdivision, its
 // country's) applied.
-type channelRules struct {
+type PolicySet struct {
 	base    *Policy
 	regions map[string]*Policy
 }
@@ -321,32 +321,46 @@ func LoadRules(path string) (*RuleSet, error) {
 // Area (ISO 3166-2, "US-FL") selects a subdivision override first, then its
 // Region ("US", "CN") a country override. Resolve does not allocate.
 func (rs *RuleSet) Resolve(purpose string, ch Channel, n phone.Number) (*Policy, error) {
+	ps, err := rs.PolicySet(purpose, ch)
+	if err != nil {
+		return nil, err
+	}
+	return ps.For(n), nil
+}
+
+// PolicySet returns the policies of one purpose and channel, for callers
+// that resolve many numbers under them (a scrub): Resolve without looking
+// the purpose up each time. Errors are Resolve's.
+func (rs *RuleSet) PolicySet(purpose string, ch Channel) (*PolicySet, error) {
 	pr := rs.purposes[purpose]
 	if pr == nil {
 		return nil, Errorf(EInvalid, CodeUnknownPurpose, "unknown purpose %q: use one of %s", purpose, strings.Join(rs.names, ", "))
 	}
-	var cr *channelRules
 	switch ch {
 	case ChannelCall:
-		cr = &pr.call
+		return &pr.call, nil
 	case ChannelSMS:
-		cr = &pr.sms
-	default:
-		return nil, Errorf(EInvalid, CodeUnknownChannel, "unknown channel %q: use \"call\" or \"sms\"", ch)
+		return &pr.sms, nil
 	}
-	if len(cr.regions) > 0 {
+	return nil, Errorf(EInvalid, CodeUnknownChannel, "unknown channel %q: use \"call\" or \"sms\"", ch)
+}
+
+// For is the policy of the set that applies to n: its area's, else its
+// region's, else the base policy.
+func (ps *PolicySet) For(n phone.Number) *Policy {
+	if len(ps.regions) > 0 {
 		if n.Area != "" {
-			if p := cr.regions[n.Area]; p != nil {
-				return p, nil
+			if p := ps.regions[n.Area]; p != nil {
+				return p
 			}
 		}
 		if n.Region != "" {
-			if p := cr.regions[n.Region]; p != nil {
-				return p, nil
+			if p := ps.regions[n.Region]; p != nil {
+				return p
 			}
 		}
 	}
-	return cr.base, nil
+	return ps.base
 }
 
 // PurposeNames returns the purposes the rule set configures, sorted.

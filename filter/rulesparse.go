@@ -983,7 +983,7 @@ func build(version string, defaults *layer, purposes []purposeLayer, maxAges map
 		}
 		rs.purposes[pl.name] = pr
 		rs.names = append(rs.names, pl.name)
-		for _, cr := range []*channelRules{&pr.call, &pr.sms} {
+		for _, cr := range []*PolicySet{&pr.call, &pr.sms} {
 			rs.outcomeWindow = max(rs.outcomeWindow, cr.base.OutcomeWindow())
 			for _, p := range cr.regions {
 				rs.outcomeWindow = max(rs.outcomeWindow, p.OutcomeWindow())
@@ -994,11 +994,11 @@ func build(version string, defaults *layer, purposes []purposeLayer, maxAges map
 	return rs
 }
 
-func buildChannel(purpose string, ch Channel, defaults, l *layer, maxAges map[string]time.Duration) channelRules {
+func buildChannel(purpose string, ch Channel, defaults, l *layer, maxAges map[string]time.Duration) PolicySet {
 	if l == nil {
-		return channelRules{base: &Policy{Purpose: purpose, Channel: ch}}
+		return PolicySet{base: &Policy{Purpose: purpose, Channel: ch}}
 	}
-	cr := channelRules{base: fold(purpose, ch, "", maxAges, defaults, l)}
+	cr := PolicySet{base: fold(purpose, ch, "", maxAges, defaults, l)}
 	var keys []string
 	for _, src := range []*layer{defaults, l} {
 		if src == nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"callfilter/filter"
 	"callfilter/phone"
@@ -45,6 +46,7 @@ type ScrubResult struct {
 type Scrubber struct {
 	s      *Service
 	rs     *filter.RuleSet
+	pols   *filter.PolicySet // rs's policies for the purpose and channel
 	ch     filter.Channel
 	in     ScrubInput
 	region string
@@ -60,7 +62,11 @@ func (s *Service) Scrubber(in ScrubInput) (*Scrubber, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Scrubber{s: s, rs: rs, ch: ch, in: in, region: s.region(in.Region), now: s.instant(in.At)}, nil
+	pols, err := rs.PolicySet(in.Purpose, ch)
+	if err != nil {
+		return nil, err
+	}
+	return &Scrubber{s: s, rs: rs, pols: pols, ch: ch, in: in, region: s.region(in.Region), now: s.instant(in.At)}, nil
 }
 
 // At is the instant every row is decided at.
@@ -83,8 +89,20 @@ type decisionKey struct {
 }
 
 type cachedDecision struct {
+	key     decisionKey
 	outcome filter.Outcome
 	reasons []filter.Reason
+}
+
+// decisionCache remembers the decisions of one chunk's rows by decisionKey:
+// direct-mapped, a slot chosen by the key's pointers, an older entry
+// overwritten. A chunk sees a few dozen keys; a map's hashing of the key
+// cost more than the look-up saved.
+type decisionCache [64]cachedDecision
+
+func (c *decisionCache) slot(k decisionKey) *cachedDecision {
+	h := uint64(uintptr(unsafe.Pointer(k.pol)))>>4 ^ uint64(uintptr(unsafe.Pointer(k.zone0)))>>3 ^ uint64(k.zones)<<5 ^ uint64(len(k.typ))
+	return &c[(h*0x9e3779b97f4a7c15)>>58]
 }
 
 // DecideMany decides raws[i] into out[i] (len(out) must be at least
@@ -94,7 +112,7 @@ type cachedDecision struct {
 // number reads its facts from the store (no attempts: caps are dial-time),
 // and a store failure denies it with unavailable, as Check does.
 func (sc *Scrubber) DecideMany(ctx context.Context, raws []string, out []ScrubResult) {
-	cache := make(map[decisionKey]cachedDecision, 16)
+	cache := new(decisionCache)
 	scr := new(scrubScratch) // one per call, not per row: the arrays escape
 	for i, raw := range raws {
 		n, err := phone.Normalize(raw, sc.region)
@@ -133,15 +151,10 @@ func (sc *Scrubber) invalid(err error) ScrubResult {
 	return ScrubResult{Outcome: filter.Deny, Reasons: []filter.Reason{{Code: filter.ReasonInvalidNumber, Detail: err.Error()}}}
 }
 
-func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache map[decisionKey]cachedDecision, scr *scrubScratch) ScrubResult {
+func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache *decisionCache, scr *scrubScratch) ScrubResult {
 	s := sc.s
 	req := filter.Request{Number: n, Channel: sc.ch, Purpose: sc.in.Purpose, Seller: sc.in.Seller}
-	pol, err := sc.rs.Resolve(sc.in.Purpose, sc.ch, n)
-	if err != nil {
-		// Validated by Scrubber: a rule-set bug. Decide fails closed on it.
-		d := filter.Decide(sc.rs, req, filter.Facts{}, sc.now)
-		return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons}
-	}
+	pol := sc.pols.For(n)
 	known, unsure := scr.lists[:0], scr.maybe[:0]
 	if s.opts.ExactLists {
 		unsure = append(unsure, pol.Lists...)
@@ -155,19 +168,20 @@ func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache map[decisi
 		// is on. Attempts and call outcomes are not read: caps and the rules
 		// on unanswered calls are dial-time.
 		fast := !hasUnknown(known) && cache != nil
+		var slot *cachedDecision
 		var key decisionKey
 		if fast {
 			key = decisionKey{pol: pol, typ: n.Type, zones: len(n.TimeZones)}
 			if len(n.TimeZones) > 0 {
 				key.zone0 = &n.TimeZones[0]
 			}
-			if c, ok := cache[key]; ok {
-				return ScrubResult{Number: n, Outcome: c.outcome, Reasons: c.reasons}
+			if slot = cache.slot(key); slot.key == key && slot.key.pol != nil {
+				return ScrubResult{Number: n, Outcome: slot.outcome, Reasons: slot.reasons}
 			}
 		}
 		d := filter.Decide(sc.rs, req, filter.Facts{Lists: known}, sc.now)
 		if fast {
-			cache[key] = cachedDecision{outcome: d.Outcome, reasons: d.Reasons}
+			*slot = cachedDecision{key: key, outcome: d.Outcome, reasons: d.Reasons}
 		}
 		return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons}
 	}
