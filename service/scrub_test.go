@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"callfilter/filter"
+	"callfilter/phone"
 	"callfilter/service"
 	"callfilter/store"
 )
@@ -87,6 +88,53 @@ func TestScrubberRejectsBadRequests(t *testing.T) {
 	} {
 		if _, err := e.svc.Scrubber(in); filter.ErrorKind(err) != filter.EInvalid {
 			t.Errorf("%+v: got %v, want an invalid error", in, err)
+		}
+	}
+}
+
+// TestScrubDecisionCacheAgrees: DecideMany's per-chunk cache of rule
+// decisions (direct-mapped, so keys collide and overwrite each other) gives
+// every row the decision DecideNumber, which uses no cache, gives it: rows
+// of many regions, line types and zones, some inside calling hours at the
+// instant and some outside, more distinct keys than the cache has slots.
+func TestScrubDecisionCacheAgrees(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	var numbers []string
+	for _, npa := range []string{"212", "305", "415", "312", "713", "206", "907", "808", "416", "604", "876", "787", "671", "340", "868", "902", "709", "684"} {
+		for _, nxx := range []string{"201", "555", "734", "989"} {
+			numbers = append(numbers, "+1 "+npa+" "+nxx+" 0134")
+		}
+	}
+	numbers = append(numbers, "+44 20 7946 0958", "+44 7911 123456", "+49 30 901820", "+49 171 1234567", "+86 138 0013 8000",
+		"+86 10 6552 9988", "+61 2 9374 4000", "+61 412 345 678", "+33 1 42 68 53 00", "+33 6 12 34 56 78", "+91 98765 43210",
+		"+81 3 3224 5000", "+55 11 91234 5678", "+7 495 123 4567", "+52 55 1234 5678")
+	// Twice over, so that the second pass reads what the first cached.
+	numbers = append(numbers, numbers...)
+	for _, tc := range []struct{ purpose, channel string }{{"insurance", "call"}, {"housing", "call"}} {
+		sc, err := e.svc.Scrubber(service.ScrubInput{Purpose: tc.purpose, Channel: tc.channel, Seller: "acme", At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]service.ScrubResult, len(numbers))
+		sc.DecideMany(ctx, numbers, got)
+		outcomes := map[filter.Outcome]int{}
+		for i, raw := range numbers {
+			n, err := phone.Normalize(raw, "US")
+			if err != nil {
+				if got[i].Outcome != filter.Deny {
+					t.Errorf("%s: %q is invalid (%v) but scrubbed %s", tc.purpose, raw, err, got[i].Outcome)
+				}
+				continue
+			}
+			want := sc.DecideNumber(ctx, n)
+			outcomes[want.Outcome]++
+			if got[i].Outcome != want.Outcome || !slices.Equal(got[i].Reasons, want.Reasons) {
+				t.Errorf("%s: %q: DecideMany %s %v, DecideNumber %s %v", tc.purpose, raw, got[i].Outcome, got[i].Reasons, want.Outcome, want.Reasons)
+			}
+		}
+		if outcomes[filter.Allow] == 0 || outcomes[filter.Deny] == 0 {
+			t.Errorf("%s: outcomes %v: the rows should include allows and denies", tc.purpose, outcomes)
 		}
 	}
 }
