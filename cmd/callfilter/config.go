@@ -105,6 +105,12 @@ type StoreConfig struct {
 	// Timeout bounds each Redis call; a check that cannot read its facts in
 	// time denies with unavailable.
 	Timeout time.Duration `yaml:"timeout"`
+	// WaitReplicas makes every Redis write succeed only once that many
+	// replicas hold it, so a Sentinel failover cannot lose an acknowledged
+	// opt-out; past WaitTimeout (default 100ms) the write fails (503).
+	// Standalone or Sentinel primaries only; 0 (the default): none.
+	WaitReplicas int           `yaml:"wait_replicas"`
+	WaitTimeout  time.Duration `yaml:"wait_timeout"`
 	// ExactLists confirms every list in the store on every check instead of
 	// trusting a bloom "no" (Redis keeps the filters in step through a change
 	// feed; this is for the cautious, at one more look-up per list).

@@ -14,12 +14,14 @@ import (
 // openRedis opens the Redis store the config describes.
 func openRedis(ctx context.Context, sc StoreConfig) (filter.Store, error) {
 	opts := cfredis.Options{
-		MasterName:  sc.MasterName,
-		Username:    sc.Username,
-		Password:    sc.Password,
-		DB:          sc.DB,
-		KeyPrefix:   sc.KeyPrefix,
-		ClusterMode: sc.Cluster,
+		MasterName:   sc.MasterName,
+		Username:     sc.Username,
+		Password:     sc.Password,
+		DB:           sc.DB,
+		KeyPrefix:    sc.KeyPrefix,
+		ClusterMode:  sc.Cluster,
+		WaitReplicas: sc.WaitReplicas,
+		WaitTimeout:  sc.WaitTimeout,
 	}
 	for _, a := range sc.Addrs {
 		opts.Addrs = append(opts.Addrs, strings.TrimSpace(a))

@@ -33,7 +33,7 @@ func (s *Store) PutKey(ctx context.Context, k filter.APIKey) error {
 	case n == 2:
 		return filter.Errorf(filter.EConflict, "", "another API key has the same secret")
 	}
-	return nil
+	return s.replicated(ctx, op)
 }
 
 // KeyByHash returns the key whose secret hashes to h; ENotFound if none.
@@ -87,5 +87,5 @@ func (s *Store) DeleteKey(ctx context.Context, name string) error {
 	if n == 0 {
 		return filter.Errorf(filter.ENotFound, "", "no API key is named %q", name)
 	}
-	return nil
+	return s.replicated(ctx, op)
 }

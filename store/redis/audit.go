@@ -210,7 +210,7 @@ func (s *Store) AppendAudit(ctx context.Context, head filter.AuditHead, recs []f
 	if n == 0 {
 		return filter.Errorf(filter.EConflict, "", "the audit chain's head moved")
 	}
-	return nil
+	return s.replicated(ctx, op)
 }
 
 // maxAuditScan bounds the index entries and records one QueryAudit page

@@ -209,7 +209,10 @@ func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error
 	if err != nil {
 		return false, fail(ctx, op, err)
 	}
-	return n == 1, nil
+	if n != 1 {
+		return false, nil
+	}
+	return true, s.replicated(ctx, op)
 }
 
 // PutConsent records a grant, replacing an earlier grant for the same
@@ -223,7 +226,10 @@ func (s *Store) PutConsent(ctx context.Context, c filter.Consent) error {
 		return err
 	}
 	err := s.rdb.HSet(ctx, s.k.consents(c.Subject), consentField(c.Seller, c.Purpose, c.Channel), encodeConsent(&c)).Err()
-	return fail(ctx, op, err)
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	return s.replicated(ctx, op)
 }
 
 // Revoke records a revocation and returns how many recorded consents it
@@ -261,7 +267,7 @@ func (s *Store) Revoke(ctx context.Context, r filter.Revocation) (int, error) {
 			matched++
 		}
 	}
-	return matched, nil
+	return matched, s.replicated(ctx, op)
 }
 
 // PutRelationship records a relationship event; for one (Subject, Seller,
@@ -277,7 +283,10 @@ func (s *Store) PutRelationship(ctx context.Context, r filter.Relationship) erro
 	}
 	err := relationshipScript.Run(ctx, s.rdb, []string{s.k.relationships(r.Subject)},
 		relField(r.Seller, r.Kind), strconv.FormatInt(ms(r.At), 10), encodeRelationship(&r)).Err()
-	return fail(ctx, op, err)
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	return s.replicated(ctx, op)
 }
 
 // disconnectChunk is the most disconnects PutDisconnects sends per pipeline.
@@ -311,7 +320,7 @@ func (s *Store) PutDisconnects(ctx context.Context, ds []filter.Disconnect) erro
 			}
 		}
 	}
-	return nil
+	return s.replicated(ctx, op)
 }
 
 // RecordOutcome records how a contact attempt ended (to the millisecond) in
@@ -345,5 +354,8 @@ func (s *Store) RecordOutcome(ctx context.Context, o filter.CallOutcome) error {
 			}
 		}
 	}
-	return fail(ctx, op, err)
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	return s.replicated(ctx, op)
 }

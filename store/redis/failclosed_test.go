@@ -47,6 +47,11 @@ func TestOptionsValidate(t *testing.T) {
 		{"negative timeout", cfredis.Options{Addrs: []string{"a:1"}, ReadTimeout: -1}, false},
 		{"negative pool", cfredis.Options{Addrs: []string{"a:1"}, PoolSize: -1}, false},
 		{"retries below -1", cfredis.Options{Addrs: []string{"a:1"}, MaxRetries: -2}, false},
+		{"wait replicas on a primary", cfredis.Options{Addrs: []string{"a:1"}, WaitReplicas: 1}, true},
+		{"wait replicas through a sentinel", cfredis.Options{Addrs: []string{"a:1", "b:2"}, MasterName: "m", WaitReplicas: 2}, true},
+		{"wait replicas in cluster", cfredis.Options{Addrs: []string{"a:1", "b:2"}, WaitReplicas: 1}, false},
+		{"negative wait replicas", cfredis.Options{Addrs: []string{"a:1"}, WaitReplicas: -1}, false},
+		{"negative wait timeout", cfredis.Options{Addrs: []string{"a:1"}, WaitReplicas: 1, WaitTimeout: -1}, false},
 	} {
 		err := tc.opts.Validate()
 		if tc.ok && err != nil {

@@ -46,6 +46,9 @@ type keys struct{ prefix string }
 func (k keys) lists() string  { return k.prefix + ":lists" }
 func (k keys) layout() string { return k.prefix + ":layout" }
 
+// replicationMark is the counter replicated writes to wait on (durable.go).
+func (k keys) replicationMark() string { return k.prefix + ":replication-mark" }
+
 // list is the prefix of the named list's keys. A variant of a list
 // (filter.ListVariant: "national~staging") takes the hash tag of the list it
 // is a variant of ("P:list:{national}~staging"), so that ReplaceList's one

@@ -50,7 +50,10 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 		return added, err
 	}
 	// A permanent add makes an expiring entry permanent.
-	return added, s.clearExpiries(ctx, op, list, keys)
+	if err := s.clearExpiries(ctx, op, list, keys); err != nil {
+		return added, err
+	}
+	return added, s.replicated(ctx, op)
 }
 
 // AddToListUntil adds keys as AddToList does, each expiring at expiresAt
@@ -85,7 +88,11 @@ func (s *Store) AddToListUntil(ctx context.Context, list string, keys []uint64, 
 			}
 		}
 	}
-	return s.runListScript(ctx, op, addScript, list, keys)
+	added, err := s.runListScript(ctx, op, addScript, list, keys)
+	if err != nil {
+		return added, err
+	}
+	return added, s.replicated(ctx, op)
 }
 
 // byBucket groups keys by bucket: bucket → offsets, ascending and unique.
@@ -159,7 +166,10 @@ func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) 
 	}
 	// After the keys: a crash in between leaves an expiry of a key that is
 	// not listed, which its next add replaces or deletes.
-	return removed, s.clearExpiries(ctx, op, list, keys)
+	if err := s.clearExpiries(ctx, op, list, keys); err != nil {
+		return removed, err
+	}
+	return removed, s.replicated(ctx, op)
 }
 
 // runListScript runs addScript or removeScript over keys, grouped by bucket,
@@ -372,7 +382,7 @@ func (s *Store) SetListSource(ctx context.Context, list string, sourceDate time.
 	if n == 0 {
 		return filter.Errorf(filter.ENotFound, "", "list %q does not exist", list)
 	}
-	return nil
+	return s.replicated(ctx, op)
 }
 
 func str(v any) string {
@@ -495,7 +505,7 @@ func (s *Store) ReplaceList(ctx context.Context, list, from string) (filter.List
 		}
 		// The variant's name stays registered in P:lists (another slot):
 		// Lists ignores a name without meta, and the next import uses it.
-		return info, nil
+		return info, s.replicated(ctx, op)
 	}
 	return filter.ListInfo{}, filter.Errorf(filter.EConflict, "", "lists %q and %q kept changing during the replace: try again", list, from)
 }
@@ -555,7 +565,7 @@ func (s *Store) DeleteList(ctx context.Context, list string) error {
 				_ = s.rdb.SAdd(ctx, s.k.lists(), list).Err()
 			}
 		}
-		return nil
+		return s.replicated(ctx, op)
 	}
 	return filter.Errorf(filter.EConflict, "", "list %q kept changing during the delete: try again", list)
 }

@@ -15,7 +15,8 @@
 // (appendonly yes) and appendfsync always (no loss on a crash) or everysec (at
 // most about a second lost on a power failure); RDB snapshots alone lose
 // everything since the last one. Replication is asynchronous, so a failover
-// may also lose the last acknowledged writes.
+// may also lose the last acknowledged writes, unless Options.WaitReplicas
+// makes each write wait for the replicas (durable.go).
 //
 // Every failure to reach or read Redis is EUnavailable, so callers fail closed.
 // Timeouts are explicit (Options), and contexts bound every call
@@ -85,6 +86,15 @@ type Options struct {
 	// rebuilds its filter from the list. Default 1000 (an entry holds up to
 	// 10000 keys).
 	FeedMaxLen int64
+	// WaitReplicas, when positive, makes every write succeed only once that
+	// many replicas hold it (WAIT after the write, on its connection), so a
+	// failover cannot lose an acknowledged write: see durable.go. Default 0
+	// (a write is acknowledged once the primary has it). Standalone or
+	// Sentinel primaries only.
+	WaitReplicas int
+	// WaitTimeout bounds that wait; past it the write fails EUnavailable.
+	// Default 100ms.
+	WaitTimeout time.Duration
 }
 
 // Defaults.
@@ -119,6 +129,12 @@ func (o Options) Validate() error {
 		return bad("pool size (%d) must not be negative: use 0 for the default", o.PoolSize)
 	case o.FeedMaxLen < 0:
 		return bad("feed max len (%d) must not be negative: use 0 for the default (%d)", o.FeedMaxLen, DefaultFeedMaxLen)
+	case o.WaitReplicas < 0:
+		return bad("wait replicas (%d) must not be negative: use 0 for none", o.WaitReplicas)
+	case o.WaitReplicas > 0 && o.clusterMode():
+		return bad("wait replicas is for a standalone or Sentinel primary, not Cluster mode: set it to 0 (Cluster replication stays asynchronous)")
+	case o.WaitTimeout < 0:
+		return bad("wait timeout must not be negative: use 0 for the default (%v)", DefaultWaitTimeout)
 	case o.MaxRetries < -1:
 		return bad("max retries (%d) must be -1 (none), 0 (default %d) or positive", o.MaxRetries, DefaultMaxRetries)
 	}
@@ -147,6 +163,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ReadTimeout, DefaultReadTimeout)
 	def(&o.WriteTimeout, DefaultWriteTimeout)
 	def(&o.PoolTimeout, DefaultPoolTimeout)
+	def(&o.WaitTimeout, DefaultWaitTimeout)
 	if o.MaxRetries == 0 {
 		o.MaxRetries = DefaultMaxRetries
 	}
@@ -158,13 +175,15 @@ func (o Options) withDefaults() Options {
 
 // Store is a filter.Store in Redis. Safe for concurrent use.
 type Store struct {
-	rdb        goredis.UniversalClient
-	k          keys
-	feedMaxLen int64
-	readTO     time.Duration
-	closed     atomic.Bool
-	once       sync.Once
-	err        error
+	rdb          goredis.UniversalClient
+	k            keys
+	feedMaxLen   int64
+	readTO       time.Duration
+	waitReplicas int           // Options.WaitReplicas
+	waitTimeout  time.Duration // Options.WaitTimeout
+	closed       atomic.Bool
+	once         sync.Once
+	err          error
 }
 
 // Open connects to Redis and pings it. EInvalid for bad options; EUnavailable,
@@ -202,7 +221,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			"redis: cannot reach %s (is redis-server running, and are the address and credentials right?)",
 			strings.Join(opts.Addrs, ","))
 	}
-	s := &Store{rdb: rdb, k: keys{prefix: opts.KeyPrefix}, feedMaxLen: opts.FeedMaxLen, readTO: opts.ReadTimeout}
+	s := &Store{rdb: rdb, k: keys{prefix: opts.KeyPrefix}, feedMaxLen: opts.FeedMaxLen, readTO: opts.ReadTimeout,
+		waitReplicas: opts.WaitReplicas, waitTimeout: opts.WaitTimeout}
 	if err := s.checkLayout(ctx); err != nil {
 		_ = rdb.Close()
 		return nil, err

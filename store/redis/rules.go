@@ -107,7 +107,7 @@ func (s *Store) PutRules(ctx context.Context, r filter.RulesRevision, expect int
 	if n == 0 {
 		return r, filter.Errorf(filter.EConflict, filter.CodeStaleVersion, "the rule set was changed by another edit")
 	}
-	return r, nil
+	return r, s.replicated(ctx, op)
 }
 
 // RulesHistory returns up to limit revisions, newest first, without Source.

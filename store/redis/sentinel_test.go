@@ -100,3 +100,77 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("AddToList after the failover: %v", err)
 	}
 }
+
+// TestSentinelWaitReplicas: with WaitReplicas, a write succeeds only once the
+// replica holds it. With the replica stopped, writes fail EUnavailable
+// within the wait timeout (and the API would answer 503); once it runs again
+// they succeed; and every write acknowledged right up to a crash of the
+// primary is there after the failover, with no WaitReplicated of the test's
+// own. The conformance suite also runs with WaitReplicas set.
+func TestSentinelWaitReplicas(t *testing.T) {
+	set := redistest.StartSentinel(t)
+	open := func(t *testing.T) *cfredis.Store {
+		return mustOpen(t, cfredis.Options{Addrs: []string{set.Sentinel}, MasterName: set.MasterName, KeyPrefix: redistest.RandomPrefix(),
+			WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
+	}
+	t.Run("suite", func(t *testing.T) {
+		store.Suite{Open: func(t *testing.T) filter.Store { return open(t) }, Reopen: reopen}.Run(t)
+	})
+	st := open(t)
+	ctx := t.Context()
+	subj := filter.Subject(sha256.Sum256([]byte("+12125550134")))
+	consent := filter.Consent{Subject: subj, Last4: "0134", Seller: "acme", Purpose: "insurance", Channel: filter.ChannelSMS,
+		GrantedAt: time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC), Source: "web"}
+	if _, err := st.AddToList(ctx, "internal", []uint64{12125550100}); err != nil {
+		t.Fatal(err)
+	}
+
+	set.StopReplica(t)
+	start := time.Now()
+	_, err := st.AddToList(ctx, "internal", []uint64{12125550101})
+	wantKind(t, err, filter.EUnavailable, "AddToList with the replica stopped")
+	wantKind(t, st.PutConsent(ctx, consent), filter.EUnavailable, "PutConsent with the replica stopped")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("two writes with the replica stopped took %v: each must fail within the wait timeout", d)
+	}
+	set.ContinueReplica(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err = st.AddToList(ctx, "internal", []uint64{12125550101}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("AddToList after the replica resumed: still %v", err)
+		}
+	}
+	if err := st.PutConsent(ctx, consent); err != nil {
+		t.Fatal(err)
+	}
+
+	keys := []uint64{12125550100, 12125550101}
+	for i := range 50 {
+		k := uint64(12125550200 + i)
+		if _, err := st.AddToList(ctx, "internal", []uint64{k}); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	set.KillPrimary()
+	set.WaitFailover(t, 20*time.Second)
+	for _, k := range keys {
+		var f filter.Facts
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if f, err = st.Facts(ctx, filter.FactsQuery{Key: k, Lists: []string{"internal"}, Subject: subj, Seller: "acme"}); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Facts after the failover: still %v", err)
+			}
+		}
+		if got := f.ListState("internal"); got != filter.ListPresent {
+			t.Errorf("after failover: %d is %v, want present (an acknowledged opt-out was lost)", k, got)
+		}
+		if k == keys[0] && len(f.Consents) != 1 {
+			t.Errorf("after failover: consents %+v, want the one granted before the crash", f.Consents)
+		}
+	}
+}

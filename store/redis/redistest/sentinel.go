@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +82,26 @@ func StartSentinel(tb testing.TB) *SentinelSet {
 		return err == nil && len(reps) == 1
 	})
 	return s
+}
+
+// StopReplica stops the replica with SIGSTOP: it keeps its connection to the
+// primary but neither reads nor acknowledges anything until ContinueReplica.
+func (s *SentinelSet) StopReplica(tb testing.TB) {
+	tb.Helper()
+	if err := s.replica.Process.Signal(syscall.SIGSTOP); err != nil {
+		tb.Fatal(err)
+	}
+	// A stopped replica must not outlive the test stopped: Kill alone would
+	// leave it.
+	tb.Cleanup(func() { _ = s.replica.Process.Signal(syscall.SIGCONT) })
+}
+
+// ContinueReplica resumes a replica StopReplica stopped.
+func (s *SentinelSet) ContinueReplica(tb testing.TB) {
+	tb.Helper()
+	if err := s.replica.Process.Signal(syscall.SIGCONT); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // KillPrimary kills the primary with SIGKILL, as a crash would.
