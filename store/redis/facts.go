@@ -183,6 +183,21 @@ func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error
 	if err := s.begin(ctx, op); err != nil {
 		return false, err
 	}
+	keys, args := s.reserveCall(q)
+	n, err := reserveScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return false, fail(ctx, op, err)
+	}
+	if n != 1 {
+		return false, nil
+	}
+	return true, s.replicated(ctx, op)
+}
+
+// reserveCall returns the keys and arguments of reserveScript for q, with a
+// new random member: go-redis sends the same ones again on a retry, which
+// the script recognises.
+func (s *Store) reserveCall(q filter.ReserveQuery) ([]string, []any) {
 	at := ms(q.At)
 	var longest int64
 	for _, c := range q.Caps {
@@ -205,14 +220,7 @@ func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error
 		// A window under 1ms counts only attempts at q.At's millisecond or later.
 		args = append(args, strconv.Itoa(c.Max), "("+strconv.FormatInt(at-c.Window.Milliseconds(), 10))
 	}
-	n, err := reserveScript.Run(ctx, s.rdb, []string{s.k.attempts(q.Subject, q.Seller, q.Purpose, q.Channel)}, args...).Int()
-	if err != nil {
-		return false, fail(ctx, op, err)
-	}
-	if n != 1 {
-		return false, nil
-	}
-	return true, s.replicated(ctx, op)
+	return []string{s.k.attempts(q.Subject, q.Seller, q.Purpose, q.Channel)}, args
 }
 
 // PutConsent records a grant, replacing an earlier grant for the same

@@ -74,8 +74,8 @@ type Options struct {
 	// (go-redis's default).
 	PoolSize int
 	// MaxRetries is how many times a failed command is retried. Default 1;
-	// -1 for none. A retried Reserve may record one attempt twice, which errs
-	// toward denial.
+	// -1 for none. Every write is safe to retry (a retried Reserve finds its
+	// own attempt and says granted; list scripts find their result).
 	MaxRetries int
 	// ClusterMode uses the Cluster protocol even with a single address (a
 	// configuration endpoint); with more than one address and no MasterName,

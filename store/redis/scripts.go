@@ -280,8 +280,15 @@ return {id, redis.call('HGET', KEYS[1], 'seq') or '0', redis.call('HGET', KEYS[1
 //	ARGV[3+2i]   cap i's max (i ≥ 1)
 //	ARGV[4+2i]   cap i's exclusive lower bound, "(<at - window ms>"
 //
-// Returns 1 when granted (and recorded), 0 when a cap is full.
+// Returns 1 when granted (and recorded), 0 when a cap is full. A call whose
+// member is recorded already is a retry (go-redis sends a call again when its
+// reply was lost) of one that was granted: it returns 1 and changes nothing,
+// rather than count its own attempt against the caps and report a denial
+// while the attempt stays recorded.
 var reserveScript = goredis.NewScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
+  return 1
+end
 if ARGV[3] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 end
