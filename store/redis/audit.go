@@ -58,12 +58,18 @@ var auditBlockShift uint = 10
 //	then      m, the number of blocks; then m triples: block, least, greatest (Unix ms)
 //	then      for each subject index KEYS[3+j]: a count c, then c seqs
 //
-// Returns 1 when appended, 0 when the head moved (nothing is written).
+// Returns 1 when appended, 0 when the head moved (nothing is written). A
+// head that is already the new one means this very append was done (a retry
+// of a call whose reply was lost: the head hash chains every record), so it
+// returns 1 and writes nothing again.
 // Commands take many arguments at once (unpack, in chunks below Lua's stack
 // limit) rather than one call per entry.
 var appendAuditScript = goredis.NewScript(`
 local seq = redis.call('HGET', KEYS[1], 'seq') or '0'
 local hash = redis.call('HGET', KEYS[1], 'hash') or ''
+if seq == ARGV[3] and hash == ARGV[4] then
+  return 1
+end
 if seq ~= ARGV[1] or hash ~= ARGV[2] then
   return 0
 end

@@ -26,9 +26,14 @@ func (k keys) rulesVer() string  { return k.prefix + ":rules:{r}:ver" }
 //	ARGV[1] the expected latest revision ("0": none), ARGV[2] the new
 //	revision, ARGV[3] its version, ARGV[4] its JSON
 //
-// Returns 1 when stored, 0 when another revision came first.
+// Returns 1 when stored, 0 when another revision came first. The new
+// revision already in place with this very JSON is a retry of this call
+// (its reply was lost): 1, nothing written again.
 var putRulesScript = goredis.NewScript(`
 local cur = redis.call('GET', KEYS[1]) or '0'
+if cur == ARGV[2] and redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[4] then
+  return 1
+end
 if cur ~= ARGV[1] then
   return 0
 end

@@ -332,9 +332,15 @@ return 1
 //	KEYS[2] API key names by hash hash
 //	ARGV[1] name, ARGV[2] hex SHA-256, ARGV[3] record (JSON)
 //
-// Returns 0 when stored, 1 when the name is in use, 2 when the hash is.
+// Returns 0 when stored, 1 when the name is in use, 2 when the hash is. The
+// very record already stored under the name and hash is a retry of this
+// call (its reply was lost): 0, nothing written again.
 var putKeyScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old == ARGV[3] and redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[1] then
+  return 0
+end
+if old then
   return 1
 end
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then

@@ -1,0 +1,94 @@
+package redis
+
+import (
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"callfilter/filter"
+	"callfilter/store/redis/redistest"
+)
+
+// TestReserveRetryIsIdempotent: go-redis sends a script call again when its
+// reply is lost (Options.MaxRetries). A retry of a granted reservation must
+// say granted again and record nothing more; before, it counted its own
+// attempt, answered "denied" and left the attempt recorded, so a cap lost a
+// slot to a call its caller thought refused (TestClusterConcurrentReserve
+// saw 2 grants of 3 under load).
+func TestReserveRetryIsIdempotent(t *testing.T) {
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
+	ctx := t.Context()
+	s, err := Open(ctx, Options{Addrs: []string{addr}, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q := filter.ReserveQuery{Subject: sha256.Sum256([]byte("retry")), Seller: "acme", Purpose: "insurance",
+		Channel: filter.ChannelCall, At: time.Now(), Caps: []filter.Cap{{Max: 1, Window: time.Hour}}}
+	keys, args := s.reserveCall(q)
+	for run := range 2 {
+		n, err := reserveScript.Run(ctx, s.rdb, keys, args...).Int()
+		if err != nil || n != 1 {
+			t.Fatalf("run %d of one call: %d, %v; want granted", run+1, n, err)
+		}
+	}
+	if n, err := s.rdb.ZCard(ctx, keys[0]).Result(); err != nil || n != 1 {
+		t.Fatalf("%d attempts recorded (%v), want 1", n, err)
+	}
+	keys2, args2 := s.reserveCall(q)
+	if n, err := reserveScript.Run(ctx, s.rdb, keys2, args2...).Int(); err != nil || n != 0 {
+		t.Fatalf("another call under the full cap: %d, %v; want refused", n, err)
+	}
+}
+
+// TestWriteScriptsRetryIdempotent: the scripts whose second run would
+// otherwise report a conflict for a write that succeeded (a new API key, a
+// rules revision, an audit append) say success again on a retry of the same
+// call and write nothing more; a different call still conflicts.
+func TestWriteScriptsRetryIdempotent(t *testing.T) {
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
+	ctx := t.Context()
+	s, err := Open(ctx, Options{Addrs: []string{addr}, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	run := func(what string, keys []string, args []any, want int) {
+		t.Helper()
+		var n int
+		var err error
+		switch what {
+		case "key":
+			n, err = putKeyScript.Run(ctx, s.rdb, keys, args...).Int()
+		case "rules":
+			n, err = putRulesScript.Run(ctx, s.rdb, keys, args...).Int()
+		case "audit":
+			n, err = appendAuditScript.Run(ctx, s.rdb, keys, args...).Int()
+		}
+		if err != nil || n != want {
+			t.Fatalf("%s %v: %d, %v; want %d", what, args[:3], n, err, want)
+		}
+	}
+	keyKeys := []string{s.k.keysByName(), s.k.keysByHash()}
+	run("key", keyKeys, []any{"ops", "aa", `{"name":"ops"}`}, 0)
+	run("key", keyKeys, []any{"ops", "aa", `{"name":"ops"}`}, 0) // the retry
+	run("key", keyKeys, []any{"ops", "bb", `{"name":"ops","other":1}`}, 1)
+	run("key", keyKeys, []any{"dev", "aa", `{"name":"dev"}`}, 2)
+
+	rulesKeys := []string{s.k.rulesCur(), s.k.rulesRevs(), s.k.rulesVer()}
+	run("rules", rulesKeys, []any{"0", "1", "v1", `{"revision":1}`}, 1)
+	run("rules", rulesKeys, []any{"0", "1", "v1", `{"revision":1}`}, 1) // the retry
+	run("rules", rulesKeys, []any{"0", "1", "v1b", `{"revision":1,"other":1}`}, 0)
+
+	auditKeys := []string{s.k.auditHead(), s.k.auditLog(), s.k.auditBlock()}
+	run("audit", auditKeys, []any{"0", "", "1", "h1", 1, "1", "r1", 0}, 1)
+	run("audit", auditKeys, []any{"0", "", "1", "h1", 1, "1", "r1", 0}, 1) // the retry
+	run("audit", auditKeys, []any{"0", "", "1", "h1b", 1, "1", "r1b", 0}, 0)
+	if n, err := s.rdb.HLen(ctx, s.k.auditLog()).Result(); err != nil || n != 1 {
+		t.Fatalf("audit log holds %d records (%v), want 1", n, err)
+	}
+}
