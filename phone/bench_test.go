@@ -61,7 +61,8 @@ func BenchmarkParseKey(b *testing.B) {
 }
 
 // BenchmarkNormalizeCacheMiss is the first number of each NPA-NXX: the
-// fast path's cost when the cache is cold.
+// fast path's cost when the cache is cold (computeNANPPrefix: the mirror of
+// intl_miss.go with the plan of +1).
 func BenchmarkNormalizeCacheMiss(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
@@ -241,6 +242,144 @@ func BenchmarkNormalizeIntlCold(b *testing.B) {
 			}
 			if _, err := normalize(inputs[i][0], inputs[i][1]); err != nil {
 				b.Fatal(inputs[i], err)
+			}
+			i++
+		}
+	}
+	b.Run("fast", func(b *testing.B) { run(b, Normalize) })
+	b.Run("full", func(b *testing.B) { run(b, normalizeFull) })
+}
+
+// resetNANPCache empties the NANP cache, for cold-cache benchmarks.
+func resetNANPCache() {
+	for i := range nanpCache {
+		nanpCache[i].Store(nil)
+	}
+}
+
+// nanpColdInputs are n valid NANP numbers in random fast-path forms, no two
+// of the same NPA-NXX, drawn at random over all area codes.
+func nanpColdInputs(b *testing.B, n int) [][2]string {
+	b.Helper()
+	r := rand.New(rand.NewPCG(25, 26))
+	seen := map[uint64]bool{}
+	var out [][2]string
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 100*n {
+			b.Fatalf("only %d cold inputs", len(out))
+		}
+		raw, region := randomNANPInput(r)
+		national, ok := scanNANP(raw, isNANPRegion(region))
+		if !ok || seen[national/10_000] {
+			continue
+		}
+		if _, err := normalizeFull(raw, region); err != nil {
+			continue
+		}
+		seen[national/10_000] = true
+		out = append(out, [2]string{raw, region})
+	}
+	return out
+}
+
+// BenchmarkNormalizeNANPCold is Normalize when every NANP number is a cache
+// miss (a lead list spread over all area codes, before ~250k NPA-NXX are
+// cached), against the full parser on the same numbers.
+func BenchmarkNormalizeNANPCold(b *testing.B) {
+	inputs := nanpColdInputs(b, 20000)
+	Warm()
+	run := func(b *testing.B, normalize func(string, string) (Number, error)) {
+		resetNANPCache()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i == len(inputs) {
+				b.StopTimer()
+				resetNANPCache()
+				i = 0
+				b.StartTimer()
+			}
+			if _, err := normalize(inputs[i][0], inputs[i][1]); err != nil {
+				b.Fatal(inputs[i], err)
+			}
+			i++
+		}
+	}
+	b.Run("fast", func(b *testing.B) { run(b, Normalize) })
+	b.Run("full", func(b *testing.B) { run(b, normalizeFull) })
+}
+
+// invalidInputs returns, for keys whose invalid verdict the cache holds, a
+// first number of each (which fills the entry) and others of the same key:
+// NANP numbers of unassigned area codes and exchanges, and international
+// numbers after a wrong prefix (+44 0…, +49 0…, +33 0…, +86 0…, +91 1…).
+func invalidInputs(b *testing.B, keys, perKey int) (first, others [][2]string) {
+	b.Helper()
+	r := rand.New(rand.NewPCG(27, 28))
+	digits := func(n int) string {
+		d := make([]byte, n)
+		for i := range d {
+			d[i] = byte('0' + r.IntN(10))
+		}
+		return string(d)
+	}
+	intl := []struct{ prefix, region string }{
+		{"+44 0", ""}, {"+49 0", ""}, {"+33 0", ""}, {"+86 0", ""}, {"+91 1", ""}, {"+44 1", ""},
+	}
+	seen := map[string]bool{}
+	for tries := 0; len(first) < keys; tries++ {
+		if tries > 100*keys {
+			b.Fatalf("only %d invalid keys", len(first))
+		}
+		// An NANP number (half of them) or an international one, and a
+		// way to write another number of its key: the same first digits.
+		var head, tail string
+		var region string
+		if r.IntN(2) == 0 {
+			head, tail = "+1 "+digits(3)+" "+digits(3)+" ", digits(4)
+		} else {
+			f := intl[r.IntN(len(intl))]
+			head, tail, region = f.prefix+digits(6), digits(3+r.IntN(2)), f.region
+		}
+		if seen[head] {
+			continue
+		}
+		raw := head + tail
+		if _, ok, err := normalizeFastOrInvalid(raw, region); !ok || err == nil {
+			continue // valid, or not for the fast path
+		}
+		seen[head] = true
+		first = append(first, [2]string{raw, region})
+		for range perKey {
+			other := head + digits(len(tail))
+			if _, err := normalizeFull(other, region); err == nil {
+				b.Fatalf("%q valid, %q not", other, raw)
+			}
+			others = append(others, [2]string{other, region})
+		}
+	}
+	resetIntlCache()
+	resetNANPCache()
+	return first, others
+}
+
+// BenchmarkNormalizeInvalid is Normalize on invalid numbers of keys whose
+// verdict is cached (fast: the second and later numbers of each key, after
+// the first has filled its entry), against the full parser on the same
+// numbers, which every such row cost before.
+func BenchmarkNormalizeInvalid(b *testing.B) {
+	first, others := invalidInputs(b, 2000, 5)
+	Warm()
+	run := func(b *testing.B, normalize func(string, string) (Number, error)) {
+		for _, in := range first {
+			_, _ = Normalize(in[0], in[1])
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			in := others[i%len(others)]
+			if _, err := normalize(in[0], in[1]); err == nil {
+				b.Fatal(in, "valid")
 			}
 			i++
 		}

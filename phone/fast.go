@@ -12,15 +12,24 @@ import (
 // The fast path reads the forms most input arrives in, NANP numbers as
 // "+12125550134", "2125550134", "12125550134", "(212) 555-0134",
 // "212-555-0134", "212.555.0134" or "+1 212-555-0134", without phonenumbers'
-// parser (tens of µs and ~100 allocations with validation). Anything else, and any number the cache
-// does not call valid, goes to the full parser, so errors and rare cases are
-// decided in one place. FuzzFastPathAgreesWithFullParser and
-// TestFastPathAgreesOnRandomNANP hold it to the full parser's results.
+// parser (tens of µs and ~100 allocations with validation). Anything else,
+// and any number the cache has no answer for, goes to the full parser, so
+// rare cases are decided in one place. FuzzFastPathAgreesWithFullParser,
+// TestFastPathAgreesOnRandomNANP and TestNANPMissAgreesWithFullParser hold it
+// to the full parser's results.
 //
 // The facts that need metadata (validity, region, type, zones, area) come from
-// a cache keyed by the first six national digits, NPA-NXX, filled by the full
-// library on a miss. That is sound because, for 10-digit +1 numbers, each of
-// them is decided by those six digits:
+// a cache keyed by the first six national digits, NPA-NXX, filled on a miss
+// by the mirror of intl_miss.go with the plan of calling code 1 (nanpFacts:
+// ~2 µs, a tenth of the parser, which a list spread over all area codes hits
+// on most rows until ~250k NPA-NXX are cached; BenchmarkNormalizeNANPCold).
+// For an invalid prefix (an unassigned area code or exchange) the entry holds
+// the error normalizeFull gives, "not a valid number for region JM" or "for
+// country code +1": it is invalidReason's, which for a 10-digit number depends
+// only on the region GetRegionCodeForNumber finds, so Normalize returns it
+// without the parser (ParseKey, which accepts such numbers, does not use it).
+// All of that is sound because, for 10-digit +1 numbers, each of these facts
+// is decided by those six digits:
 //
 //   - Validity, type and region are regular-expression matches against the
 //     metadata of the 25 NANP regions (each region's leading digits, then its
@@ -39,7 +48,7 @@ import (
 //   - Area comes from the NPA.
 //
 // The cache costs 8 KiB per area code seen, plus one shared entry per distinct
-// set of facts (a few thousand at most).
+// set of facts (a few thousand at most) or error text (one per region).
 
 // fastMaxLen bounds the input the fast path scans; longer input (lots of
 // padding, say) is left to the parser, which has its own limit of 250.
@@ -47,17 +56,27 @@ const fastMaxLen = 40
 
 // normalizeFast returns the Number of raw if raw is a NANP number in one of the
 // fast forms and the cache knows its prefix to be valid, or the same for the
-// international forms of fast_intl.go; ok is false otherwise.
+// international forms of fast_intl.go; ok is false otherwise. ParseKey uses
+// it: it accepts possible-but-invalid numbers, so cached errors are not for
+// it.
 func normalizeFast(raw, defaultRegion string) (n Number, ok bool) {
+	n, ok, err := normalizeFastOrInvalid(raw, defaultRegion)
+	return n, ok && err == nil
+}
+
+// normalizeFastOrInvalid is normalizeFast that also answers, for Normalize,
+// with the error normalizeFull would return where the cache holds one for
+// the key (ok true, err set).
+func normalizeFastOrInvalid(raw, defaultRegion string) (n Number, ok bool, err error) {
 	national, ok := scanNANP(raw, isNANPRegion(defaultRegion))
 	if !ok {
 		return normalizeIntlFast(raw, defaultRegion)
 	}
 	p := nanpPrefixOf(national)
 	if !p.valid {
-		return Number{}, false
+		return Number{}, p.err != nil, p.err
 	}
-	return p.number(national), true
+	return p.number(national), true, nil
 }
 
 // scanNANP reads raw as digits separated by spaces, '-', '.', '(' or ')',
@@ -142,7 +161,10 @@ func regionIndex(region string) (int, bool) {
 // nanpPrefix is what the metadata says of the numbers of one NPA-NXX.
 // Entries are shared between prefixes and callers: never modify one.
 type nanpPrefix struct {
-	valid  bool // valid for every number of the prefix, and the facts below hold for all
+	valid bool // valid for every number of the prefix, and the facts below hold for all
+	// err, if set (valid false), is the error normalizeFull returns for every
+	// number of the prefix: an invalid verdict the key decides.
+	err    error
 	region string
 	typ    LineType
 	zones  []string // shared read-only with every Number built from the entry
@@ -174,8 +196,8 @@ func (p *nanpPrefix) number(national uint64) Number {
 var nanpPrefixesNeedingFullNumber = []uint64{246521, 246522, 876606}
 
 // notFast is the cache entry of prefixes the fast path leaves to the parser:
-// invalid ones (the parser says why) and those in
-// nanpPrefixesNeedingFullNumber.
+// those in nanpPrefixesNeedingFullNumber, and any the miss path does not
+// decide.
 var notFast = &nanpPrefix{}
 
 // nanpCache holds a lazily allocated block of 1000 NXX entries per NPA
@@ -201,11 +223,16 @@ func nanpPrefixOf(national uint64) *nanpPrefix {
 	return p
 }
 
-// computeNANPPrefix asks the full library about national, one number of its
-// prefix, which by the argument above answers for the whole prefix.
+// computeNANPPrefix works out what the parser says of national, one number
+// of its prefix, which by the argument above answers for the whole prefix:
+// by the mirror of intl_miss.go (nanpFacts) or, if the +1 plan could not be
+// built, by the full parser, valid numbers only.
 func computeNANPPrefix(national uint64) *nanpPrefix {
 	if slices.Contains(nanpPrefixesNeedingFullNumber, national/10_000) {
 		return notFast
+	}
+	if p := planFor(1); p.ok {
+		return p.nanpFacts(national)
 	}
 	n, err := normalizeFull("+1"+strconv.FormatUint(national, 10), "")
 	if err != nil {

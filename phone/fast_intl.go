@@ -17,8 +17,9 @@ import (
 // pattern whose first alternative is: CN's 00|1(?:[12]\d|79)\d\d00) or, with
 // the calling code's main region as default region, nationally ("020 7946
 // 0958" in GB, "138 0013 8000" in CN); digits may be separated by spaces, '-',
-// '.', '(' or ')'. Like the NANP path it answers from a cache, and leaves to
-// the parser whatever the cache does not call valid.
+// '.', '(' or ')'. Like the NANP path it answers from a cache: valid numbers,
+// and invalid ones whose error the key decides (below); the parser answers
+// the rest.
 //
 // Why one cache entry may answer for many numbers. Write s for the digits
 // after the calling code (or the national digits), np for the national prefix
@@ -68,12 +69,21 @@ import (
 // national-prefix stripping and length test, GetRegionCodeForNumber,
 // getNumberTypeHelper's order of types, isNumberMatchingDesc's length check;
 // the zones are the library's GetTimezonesForPrefix of the E.164, through
-// the same code as describe's. It answers only numbers it finds valid, with
-// region, type and zones; anything else (invalid, too short, too long, a
-// metadata shape it does not follow) gets notFast facts, so the parser
-// answers and gives its error. A miss costs ~2 µs, about a tenth of the
-// parser (BenchmarkNormalizeIntlCold); TestIntlMissAgreesWithFullParser
-// holds the mirror to normalizeFull on every enabled code and length.
+// the same code as describe's. It answers numbers it finds valid, with
+// region, type and zones, and invalid numbers the parser reads (no parse
+// error) with invalidReason's error, which depends on the length of t and,
+// if that is possible, on the region GetRegionCodeForNumber finds, itself
+// decided like the verdict. An invalid verdict is kept for the key only
+// where invalidDecidedByKey (intl_miss.go) shows the strip and the verdict
+// to be the key's; Normalize then returns the cached error without the
+// parser (~0.1 µs instead of 20-50, BenchmarkNormalizeInvalid), ParseKey
+// ignores it. Anything else (parse errors: too short, too long; a metadata
+// shape it does not follow) gets notFast facts, so the parser answers and
+// gives its error. A miss costs ~2 µs, about a tenth of the parser
+// (BenchmarkNormalizeIntlCold); TestIntlMissAgreesWithFullParser holds the
+// mirror to normalizeFull on every enabled code and length, errors
+// included, and checks a second number of each key against the entry the
+// first left.
 //
 // The cache is a fixed table of intlCacheSlots entries (about 10 MiB full);
 // a key whose probe sequence is full is worked out again on each miss, by
@@ -435,7 +445,7 @@ const intlProbes = 8
 
 type intlEntry struct {
 	key   uint64
-	facts *nanpPrefix // the facts of the key's numbers; area is always ""
+	facts *nanpPrefix // the facts (or error) of the key's numbers; area is always ""
 	strip int         // digits of s the parser strips: 0 or ef
 }
 
@@ -443,12 +453,12 @@ type intlEntry struct {
 // so readers take one atomic load per probe and no lock.
 var intlCache [intlCacheSlots]atomic.Pointer[intlEntry]
 
-// normalizeIntlFast is normalizeFast for the international forms.
-func normalizeIntlFast(raw, defaultRegion string) (Number, bool) {
+// normalizeIntlFast is normalizeFastOrInvalid for the international forms.
+func normalizeIntlFast(raw, defaultRegion string) (Number, bool, error) {
 	t := intlTablesOnce()
 	in, ok := scanIntl(raw, defaultRegion, t)
 	if !ok {
-		return Number{}, false
+		return Number{}, false, nil
 	}
 	ef := in.ef()
 	key := in.key(ef)
@@ -459,9 +469,9 @@ func normalizeIntlFast(raw, defaultRegion string) (Number, bool) {
 		intlStore(e)
 	}
 	if !e.facts.valid {
-		return Number{}, false
+		return Number{}, e.facts.err != nil, e.facts.err
 	}
-	return in.number(e.strip, e.facts), true
+	return in.number(e.strip, e.facts), true, nil
 }
 
 // intlSlot is Fibonacci hashing: the top bits of key times 2^64/φ, which
@@ -500,8 +510,9 @@ func intlStore(e *intlEntry) {
 
 // computeIntl works out what the parser says of in, one number of its key
 // (intlFacts, in intl_miss.go), and returns the entry of the key's numbers
-// (without its key), with notFast facts if the number is not valid or the
-// conditions at the top of this file do not hold.
+// (without its key): their facts, or the error of an invalid verdict the key
+// decides; notFast facts if the mirror does not answer or the conditions at
+// the top of this file do not hold.
 func computeIntl(in *intlInput, ef int, t *intlTables) *intlEntry {
 	no := &intlEntry{facts: notFast}
 	s := slices.Clone(in.s[:in.n]) // regexp keeps its argument: keep in off the heap
@@ -519,10 +530,14 @@ func computeIntl(in *intlInput, ef int, t *intlTables) *intlEntry {
 			}
 		}
 	}
-	// What the parser makes of this number (see intl_miss.go); anything
-	// but a valid number is left to it.
-	strip, facts, ok := planFor(in.c.cc).intlFacts(in.c, s, in.national)
+	// What the parser makes of this number (see intl_miss.go): valid, or
+	// invalid with the error it gives; anything else is left to it.
+	plan := planFor(in.c.cc)
+	strip, facts, ok := plan.intlFacts(in.c.ccStr, s, in.national)
 	if !ok {
+		return no
+	}
+	if facts.err != nil && !plan.invalidDecidedByKey(in.c, s, ef, strip, in.keyDigits(ef)) {
 		return no
 	}
 	// The parser strips the national prefix, or keeps it (RU: +7 800…, whose

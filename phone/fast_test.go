@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -115,11 +116,21 @@ func randomNANPInput(r *rand.Rand) (raw, region string) {
 // path was taken.
 func checkFastAgrees(t *testing.T, raw, region string) bool {
 	t.Helper()
-	fast, ok := normalizeFast(raw, region)
+	fast, ok, fastErr := normalizeFastOrInvalid(raw, region)
 	if !ok {
 		return false
 	}
 	full, err := normalizeFull(raw, region)
+	if fastErr != nil {
+		// A cached invalid verdict: Normalize's error must be the parser's.
+		if err == nil || fastErr.Error() != err.Error() || !errors.Is(fastErr, ErrInvalid) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("fast path says %q/%q is invalid, %v; full parser: %+v, %v", raw, region, fastErr, full, err)
+		}
+		if _, ok := normalizeFast(raw, region); ok {
+			t.Errorf("%q/%q: ParseKey's fast path takes a cached error", raw, region)
+		}
+		return true
+	}
 	if err != nil {
 		t.Errorf("fast path took %q/%q as %+v; full parser: %v", raw, region, fast, err)
 		return true

@@ -1,7 +1,9 @@
 package phone
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
@@ -20,10 +22,13 @@ import (
 // and the national prefix), compiled by the same Go regexp package, so every
 // match agrees with the library's. What is mirrored is only the control
 // flow around the matches, in the functions below, each named after the
-// library function it follows. Anything the mirror does not call valid is
-// left to the full parser, which gives the error; so the mirror decides
-// only valid numbers, and TestIntlMissAgreesWithFullParser holds it to the
-// parser on every enabled calling code and length.
+// library function it follows. It decides valid numbers and, for invalid
+// ones the parser reads, the error normalizeFull gives (invalidReason);
+// parse errors and shapes it does not follow are left to the full parser.
+// TestIntlMissAgreesWithFullParser holds it to the parser on every enabled
+// calling code and length, TestNANPMissAgreesWithFullParser on NANP
+// numbers: calling code 1 has a plan too (all 25 regions, in the library's
+// order), used by computeNANPPrefix through nanpFacts.
 
 // intlPlan is the compiled metadata of one enabled calling code.
 type intlPlan struct {
@@ -36,6 +41,12 @@ type intlPlan struct {
 	general      *regexp.Regexp // general description, as a full match
 	lengths      []int32        // the general description's possible lengths
 	localLengths []int32        // and local-only lengths
+	// Of all regions: the lengths in some region's general description
+	// (nsnLengths in the tests, the lengths the automata tests cover), and
+	// whether every region's general description lists its lengths, so that
+	// a number of no listed length is invalid in every region.
+	validLengths []int32
+	allLengthed  bool
 	// Every region of the code, in the library's order.
 	regions      []intlRegionPlan
 	singleRegion bool     // GetRegionCodeForNumber returns the only region unchecked
@@ -104,11 +115,22 @@ func buildIntlPlan(cc int, meta map[string]*phonenumbers.PhoneMetadata) *intlPla
 	if len(p.lengths) == 0 {
 		return p
 	}
+	if main.GetGeneralDesc().GetNationalNumberPattern() == "" {
+		return p // IsPossibleNumberWithReason has a case of its own for it
+	}
 	p.singleRegion = len(ids) == 1
+	p.allLengthed = true
 	for _, id := range ids {
 		m := meta[id]
-		if m == nil {
+		if m == nil || m.GetGeneralDesc() == nil {
 			return p
+		}
+		gl := m.GetGeneralDesc().GetPossibleLength()
+		p.allLengthed = p.allLengthed && len(gl) > 0
+		for _, l := range gl {
+			if l > 0 && !containsLength(p.validLengths, int(l)) {
+				p.validLengths = append(p.validLengths, l)
+			}
 		}
 		r := intlRegionPlan{id: id, same: m.GetSameMobileAndFixedLinePattern()}
 		if ld := m.GetLeadingDigits(); ld != "" {
@@ -153,7 +175,7 @@ var intlPlans = sync.OnceValue(func() *[1000]func() *intlPlan {
 			meta[m.GetId()] = m
 		}
 	}
-	for _, cc := range intlFastCodes {
+	for _, cc := range append([]int{1}, intlFastCodes...) { // 1: NANP misses (computeNANPPrefix)
 		plans[cc] = sync.OnceValue(func() *intlPlan { return buildIntlPlan(cc, meta) })
 	}
 	return &plans
@@ -298,33 +320,141 @@ func (p *intlPlan) nationalStrip(s []byte, national bool, ccDigits int) (int, bo
 }
 
 // intlFacts returns what normalizeFull says of s (digits as for
-// nationalStrip) if it calls it valid: how many digits of s the parser
-// strips and the number's facts; ok is false for anything else, which the
-// parser must answer. The national significant number of the parsed number
-// is s[strip:] itself (GetNationalSignificantNumber puts back the leading
-// zeros that setItalianLeadingZerosForPhoneNumber counts), and its E.164
-// "+" cc s[strip:].
-func (p *intlPlan) intlFacts(c *intlCountry, s []byte, national bool) (strip int, facts *nanpPrefix, ok bool) {
+// nationalStrip, after calling code ccStr) if the mirror follows it: how
+// many digits of s the parser strips and either the facts of a valid number
+// or, for an invalid one, an entry with the error (invalidReason); ok is
+// false for anything else (parse errors, a valid number describe refuses),
+// which the parser must answer. The national significant number of the
+// parsed number is s[strip:] itself (GetNationalSignificantNumber puts back
+// the leading zeros that setItalianLeadingZerosForPhoneNumber counts), and
+// its E.164 "+" cc s[strip:].
+func (p *intlPlan) intlFacts(ccStr string, s []byte, national bool) (strip int, facts *nanpPrefix, ok bool) {
 	if !p.ok {
 		return 0, nil, false
 	}
-	strip, ok = p.nationalStrip(s, national, len(c.ccStr))
+	strip, ok = p.nationalStrip(s, national, len(ccStr))
 	if !ok {
 		return 0, nil, false
 	}
 	nsn := s[strip:]
-	if len(c.ccStr)+len(nsn) > maxE164Digits {
-		return 0, nil, false // describe refuses it
-	}
 	r, typ := p.regionAndType(nsn)
 	if r == nil || typ == phonenumbers.UNKNOWN {
-		return 0, nil, false
+		// normalizeFull: validate, then invalidReason.
+		return strip, p.invalidReason(nsn, r), true
+	}
+	if len(ccStr)+len(nsn) > maxE164Digits {
+		return 0, nil, false // describe refuses it
 	}
 	var b [1 + 3 + maxNSNDigits]byte
 	b[0] = '+'
-	l := 1 + copy(b[1:], c.ccStr)
+	l := 1 + copy(b[1:], ccStr)
 	l += copy(b[l:], nsn)
 	return strip, p.factsOf(r.id, lineTypeOf(typ), string(b[:l])), true
+}
+
+// invalidReason is normalize.go's invalidReason for an invalid number of the
+// plan's code with national significant number nsn, r being the region
+// GetRegionCodeForNumber finds (regionAndType; nil for none).
+// IsPossibleNumberWithReason tests nsn's length against the main region's
+// general description, which is the plan's (its no-pattern case is not
+// planned).
+func (p *intlPlan) invalidReason(nsn []byte, r *intlRegionPlan) *nanpPrefix {
+	switch p.testNumberLength(len(nsn)) {
+	case phonenumbers.TOO_SHORT:
+		return invalidEntry("too short")
+	case phonenumbers.TOO_LONG:
+		return invalidEntry("too long")
+	case phonenumbers.INVALID_LENGTH:
+		return invalidEntry("wrong length for country code +" + strconv.Itoa(p.cc))
+	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		return invalidEntry("local number without its area code")
+	}
+	if r != nil {
+		return invalidEntry("not a valid number for region " + r.id)
+	}
+	return invalidEntry("not a valid number for country code +" + strconv.Itoa(p.cc))
+}
+
+// invalidEntries interns the cache entries of invalid verdicts by their
+// text (a few hundred at most: one per region, calling code and length
+// reason), so that cached errors take no memory per key.
+var invalidEntries sync.Map // string → *nanpPrefix
+
+// invalidEntry returns the shared entry whose error is ErrInvalid with
+// reason, as invalidReason words it.
+func invalidEntry(reason string) *nanpPrefix {
+	if e, ok := invalidEntries.Load(reason); ok {
+		return e.(*nanpPrefix)
+	}
+	e, _ := invalidEntries.LoadOrStore(reason, &nanpPrefix{err: fmt.Errorf("%w: %s", ErrInvalid, reason)})
+	return e.(*nanpPrefix)
+}
+
+// invalidDecidedByKey reports whether the invalid verdict and the error the
+// mirror gives s, stripped of strip digits, hold for every number of its
+// key, whose first keyDigits digits of s it holds (computeIntl's other
+// checks holding: the national prefix pattern matches s[:ef] or nothing,
+// strip is 0 or ef, and neither s[ef:] nor s[strip:] is an exception). The
+// error is invalidReason's: it depends on len(t), t = s[strip:], and, when
+// that length is possible, on GetRegionCodeForNumber, which the automata
+// tests prove decided by t's first intlDepth digits for the lengths in
+// validLengths (as they do the verdict). So what needs proving is that the
+// strip and the verdict are the key's:
+//
+//   - the strip: parseHelper strips s[:ef] where the national prefix pattern
+//     matches it, unless s fits the general pattern and s[ef:] does not, and
+//     keeps it anyway if len(s)-ef is not a full number's length. So it is
+//     decided by the key if the key holds all of s, ef is 0, the pattern
+//     does not match s[:ef], len(s)-ef is not possible but for being too
+//     long (kept either way), or len(s)-ef is in validLengths (the automata
+//     tests prove the general pattern on s and s[ef:] decided by ef+6
+//     digits there);
+//   - the verdict: decided if the key holds all of t, len(t) is in
+//     validLengths (automata), or no region's general description allows
+//     len(t) (every number of that length is invalid).
+func (p *intlPlan) invalidDecidedByKey(c *intlCountry, s []byte, ef, strip, keyDigits int) bool {
+	n := len(s)
+	if keyDigits >= n {
+		return true // the key is the number
+	}
+	if ef > 0 && c.npp != nil && c.npp.Match(s[:ef]) && !containsLength(p.validLengths, n-ef) {
+		switch p.testNumberLength(n - ef) {
+		case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY, phonenumbers.INVALID_LENGTH:
+		default:
+			return false
+		}
+	}
+	l := n - strip
+	return l <= intlDepth || containsLength(p.validLengths, l) || p.allLengthed
+}
+
+// nanpFacts is computeNANPPrefix by the mirror, p being the plan of +1:
+// what normalizeFull says of national, a 10-digit NANP number with an NPA
+// of 2-9 (scanNANP), in every form scanNANP reads. The parser reads each
+// form as +1 and national: no NANP region's national prefix pattern
+// ("1", or "([2-9]\d{6})$|1" and the like, with a transform rule for 7-digit
+// local numbers) matches a prefix of it, and 10 is a possible length of the
+// main region, US. So nationalStrip must strip nothing; then the region,
+// validity and type are regionAndType's over the 25 regions, the zones
+// factsOf's (zonesOf with cc 1 narrows the +1-wide fallback to the region),
+// the area AreaOf's, and an invalid number's error invalidReason's. All of
+// them are decided by NPA-NXX (see fast.go), so the answer is the prefix's.
+func (p *intlPlan) nanpFacts(national uint64) *nanpPrefix {
+	var s [10]byte
+	for i, v := len(s)-1, national; i >= 0; i-- {
+		s[i] = byte('0' + v%10)
+		v /= 10
+	}
+	strip, ok := p.nationalStrip(s[:], false, 1)
+	if !ok || strip != 0 {
+		return notFast // not the shape argued above: the parser answers
+	}
+	r, typ := p.regionAndType(s[:])
+	if r == nil || typ == phonenumbers.UNKNOWN {
+		return p.invalidReason(s[:], r)
+	}
+	f := p.factsOf(r.id, lineTypeOf(typ), "+1"+string(s[:]))
+	return internNANPPrefix(nanpPrefix{valid: true, region: f.region, typ: f.typ, zones: f.zones, area: AreaOf(int(national / 10_000_000))})
 }
 
 // intlFactsKey identifies the facts of a valid number: region, type and the

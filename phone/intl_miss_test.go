@@ -164,12 +164,22 @@ func checkIntlFacts(t *testing.T, raw, region string, in *intlInput, want Number
 			}
 		}
 	}
-	strip, facts, ok := planFor(in.c.cc).intlFacts(in.c, s, in.national)
-	if ok != (wantErr == nil) {
-		t.Fatalf("%q/%q: mirror valid %v (strip %d, %+v); normalizeFull %+v, %v", raw, region, ok, strip, facts, want, wantErr)
-	}
-	if !ok {
+	strip, facts, ok := planFor(in.c.cc).intlFacts(in.c.ccStr, s, in.national)
+	switch {
+	case !ok:
+		// The mirror leaves only errors (and, for valid numbers, E.164s
+		// describe refuses) to the parser.
+		if wantErr == nil && len(in.c.ccStr)+in.n-strip <= maxE164Digits {
+			t.Fatalf("%q/%q: mirror declines; normalizeFull %+v", raw, region, want)
+		}
 		return false
+	case facts.err != nil:
+		if wantErr == nil || facts.err.Error() != wantErr.Error() || !errors.Is(facts.err, ErrInvalid) || !errors.Is(wantErr, ErrInvalid) {
+			t.Fatalf("%q/%q: mirror says invalid, %v; normalizeFull %+v, %v", raw, region, facts.err, want, wantErr)
+		}
+		return false
+	case wantErr != nil:
+		t.Fatalf("%q/%q: mirror valid (strip %d, %+v); normalizeFull %v", raw, region, strip, facts, wantErr)
 	}
 	got := in.number(strip, facts)
 	if !reflect.DeepEqual(got, want) {
@@ -192,7 +202,7 @@ func TestIntlMissAgreesWithFullParser(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		perLength = 20
 	}
-	var cheapTotal, mirroredTotal, validTotal atomic.Int64
+	var cheapTotal, mirroredTotal, validTotal, cachedErrTotal atomic.Int64
 	t.Run("codes", func(t *testing.T) {
 		for _, cc := range intlFastCodes {
 			t.Run(strconv.Itoa(cc), func(t *testing.T) {
@@ -202,7 +212,7 @@ func TestIntlMissAgreesWithFullParser(t *testing.T) {
 				np := phonenumbers.GetNddPrefixForRegion(main, true)
 				ccs := strconv.Itoa(cc)
 				samples := intlSamples()[cc]
-				cheap, valid, mirrored := 0, 0, 0
+				cheap, valid, mirrored, cachedErr := 0, 0, 0, 0
 				for _, l := range nsnLengths(meta, cc) {
 					// Members of each description of this length and of
 					// the overlaps of two, so that every type comes up.
@@ -263,9 +273,24 @@ func TestIntlMissAgreesWithFullParser(t *testing.T) {
 								}
 							}
 						}
+						// Another number of the key (its last digit
+						// changed), answered from the entry the first
+						// left: for an invalid key, its cached error.
+						if scanned && in.keyDigits(in.ef()) < in.n {
+							last := raw[len(raw)-1]
+							raw2 := raw[:len(raw)-1] + string('0'+(last-'0'+1+byte(r.IntN(9)))%10)
+							if in2, ok := scanIntl(raw2, region, tables); !ok || in2.key(in2.ef()) != key {
+								t.Fatalf("%q/%q: %q is not of the same key", raw, region, raw2)
+							}
+							e := intlLookup(key)
+							if _, err := sameAnswer(t, raw2, region); err != nil && e != nil && e.facts.err != nil {
+								cachedErr++
+							}
+						}
 					}
 				}
 				cheapTotal.Add(int64(cheap))
+				cachedErrTotal.Add(int64(cachedErr))
 				mirroredTotal.Add(int64(mirrored))
 				validTotal.Add(int64(valid))
 				// The miss path must answer for every code, or the
@@ -276,12 +301,14 @@ func TestIntlMissAgreesWithFullParser(t *testing.T) {
 			})
 		}
 	})
-	t.Logf("%d valid numbers, %d of them called valid by the mirror, %d answered by the miss path", validTotal.Load(), mirroredTotal.Load(), cheapTotal.Load())
+	t.Logf("%d valid numbers, %d of them called valid by the mirror, %d answered by the miss path; %d invalid second numbers of a key answered by its cached error", validTotal.Load(), mirroredTotal.Load(), cheapTotal.Load(), cachedErrTotal.Load())
+	if cachedErrTotal.Load() == 0 {
+		t.Error("no cached error answered: the check of invalid keys is vacuous")
+	}
 }
 
-// Numbers the mirror does not call valid, or that computeIntl's checks
-// refuse, are left to the parser: the miss path must never answer for an
-// invalid number, whatever its key.
+// The miss path must never call an invalid number valid, whatever its key
+// (it may cache the parser's error for it).
 func TestIntlMissLeavesInvalidToParser(t *testing.T) {
 	tables := intlTablesOnce()
 	for _, c := range []struct{ raw, region string }{

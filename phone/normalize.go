@@ -26,8 +26,8 @@ import (
 // them. Normalize is safe for concurrent use and recovers from panics of the
 // parser, so it may be given untrusted input.
 func Normalize(raw, defaultRegion string) (Number, error) {
-	if n, ok := normalizeFast(raw, defaultRegion); ok {
-		return n, nil
+	if n, ok, err := normalizeFastOrInvalid(raw, defaultRegion); ok {
+		return n, err
 	}
 	return normalizeFull(raw, defaultRegion)
 }
@@ -53,14 +53,15 @@ func ParseKey(raw, defaultRegion string) (Number, error) {
 
 // Warm loads what the first call would otherwise load: the parser's compiled
 // patterns for NANP numbers, the time-zone data (~3.8 MiB, read on first use),
-// the zones of each NANP region and the tables of the international fast
-// path, with the compiled patterns of its calling codes (~30 ms). Call it
+// the zones of each NANP region and the tables of the fast paths, with the
+// compiled patterns of their calling codes, +1's included (~30 ms). Call it
 // at start-up.
 func Warm() {
 	_, _ = normalizeFull("+1 212 555 0134", "")
 	_, _ = normalizeFull("+44 20 7946 0958", "")
 	nanpRegionZones()
 	intlTablesOnce()
+	planFor(1) // NANP misses
 	for _, cc := range intlFastCodes {
 		planFor(cc)
 	}
