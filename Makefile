@@ -81,6 +81,7 @@ fuzz: ## fuzz every parser of outside input for LONGFUZZ each
 
 bench: ## hot-path benchmarks (see BENCHMARKS.md)
 	$(GO) test -run=NONE -bench=. -benchmem -count=1 ./phone ./filter ./dnc ./service ./store/... ./api
+	$(GO) test -run=NONE -bench=ScrubVsParseOnly -benchtime=20x -cpu=1 ./scrub
 
 loadtest: ## rate sweep of POST /v1/check vs a trivial Fiber handler (POPULATION=, STEP=, HOLD=)
 	./scripts/loadtest.sh
