@@ -165,6 +165,12 @@ type FactStore interface {
 	// OutcomeStore). A present list entry that expires carries its ExpiresAt
 	// (see ExpiringListStore).
 	Facts(ctx context.Context, q FactsQuery) (Facts, error)
+	// FactsMany reads the facts of many queries at once: out[i] is what
+	// Facts(qs[i]) returns, in one round trip for them all (a scrub's chunk
+	// of rows that need the store). An error fails the whole batch: no
+	// element of out may be used. EInvalid (nothing read) if a query is
+	// invalid, as Facts says.
+	FactsMany(ctx context.Context, qs []FactsQuery) ([]Facts, error)
 	// Reserve records an attempt at q.At for (Subject, Seller, Purpose, Channel)
 	// if, counting it, no cap in q.Caps is exceeded, and reports whether it did.
 	// The check and the record are one atomic step: concurrent reservations

@@ -172,6 +172,26 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	return f, err
 }
 
+// FactsMany implements filter.Store, counting as Facts does.
+func (s *Store) FactsMany(ctx context.Context, qs []filter.FactsQuery) ([]filter.Facts, error) {
+	start := time.Now()
+	fs, err := s.next.FactsMany(ctx, qs)
+	s.observe("FactsMany", start, err)
+	if err == nil {
+		for _, f := range fs {
+			for _, lf := range f.Lists {
+				switch lf.State {
+				case filter.ListPresent:
+					s.confirmed.WithLabelValues(lf.List, "present").Inc()
+				case filter.ListAbsent:
+					s.confirmed.WithLabelValues(lf.List, "absent").Inc()
+				}
+			}
+		}
+	}
+	return fs, err
+}
+
 // Reserve implements filter.Store.
 func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error) {
 	start := time.Now()

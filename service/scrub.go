@@ -114,14 +114,45 @@ func (c *decisionCache) slot(k decisionKey) *cachedDecision {
 func (sc *Scrubber) DecideMany(ctx context.Context, raws []string, out []ScrubResult) {
 	cache := new(decisionCache)
 	scr := new(scrubScratch) // one per call, not per row: the arrays escape
+	var waiting []storeRow
 	for i, raw := range raws {
 		n, err := phone.Normalize(raw, sc.region)
 		if err != nil {
 			out[i] = sc.invalid(err)
 			continue
 		}
-		out[i] = sc.decide(ctx, n, cache, scr)
+		if r, ok := sc.decideWithoutStore(n, cache, scr); ok {
+			out[i] = r
+			continue
+		}
+		// The store's rows of the chunk are read together, below: the
+		// scratch is reused row after row, so the row keeps copies.
+		waiting = append(waiting, storeRow{i: i, n: n, known: slices.Clone(scr.known), q: sc.factsQuery(n, slices.Clone(scr.unsure))})
 	}
+	if len(waiting) == 0 {
+		return
+	}
+	qs := make([]filter.FactsQuery, len(waiting))
+	for k := range waiting {
+		qs[k] = waiting[k].q
+	}
+	fs, err := sc.s.store.FactsMany(ctx, qs)
+	for k, w := range waiting {
+		var f filter.Facts
+		if err == nil {
+			f = fs[k]
+		}
+		out[w.i] = sc.decideWithFacts(w.n, w.known, f, err)
+	}
+}
+
+// storeRow is a row of DecideMany that needs the store: its index, number,
+// the lists the filters decided and the query of the rest.
+type storeRow struct {
+	i     int
+	n     phone.Number
+	known []filter.ListFact
+	q     filter.FactsQuery
 }
 
 // DecideNumber decides one number normalized by the caller.
@@ -134,6 +165,9 @@ func (sc *Scrubber) DecideNumber(ctx context.Context, n phone.Number) ScrubResul
 type scrubScratch struct {
 	lists [8]filter.ListFact
 	maybe [8]string
+	// known and unsure are the last row's slices of lists and maybe.
+	known  []filter.ListFact
+	unsure []string
 }
 
 // Invalid is the result of a cell that could not be normalized (err from
@@ -152,8 +186,18 @@ func (sc *Scrubber) invalid(err error) ScrubResult {
 }
 
 func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache *decisionCache, scr *scrubScratch) ScrubResult {
+	if r, ok := sc.decideWithoutStore(n, cache, scr); ok {
+		return r
+	}
+	f, err := sc.s.store.Facts(ctx, sc.factsQuery(n, scr.unsure))
+	return sc.decideWithFacts(n, scr.known, f, err)
+}
+
+// decideWithoutStore decides n if the filters and the rules alone can, and
+// otherwise leaves in scr the lists the filters decided (known) and those
+// the store must (unsure).
+func (sc *Scrubber) decideWithoutStore(n phone.Number, cache *decisionCache, scr *scrubScratch) (ScrubResult, bool) {
 	s := sc.s
-	req := filter.Request{Number: n, Channel: sc.ch, Purpose: sc.in.Purpose, Seller: sc.in.Seller}
 	pol := sc.pols.For(n)
 	known, unsure := scr.lists[:0], scr.maybe[:0]
 	if s.opts.ExactLists {
@@ -161,38 +205,47 @@ func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache *decisionC
 	} else {
 		known, unsure = s.lists.Screen(n.Key, pol.Lists, known, unsure)
 	}
-	if len(unsure) == 0 && !pol.ConsentRequired && pol.RenewalWindowDays == 0 {
-		// Nothing needs the store: every list is known (absent, or unknown and
-		// so a deny), no consent is needed, no renewal window needs the
-		// number's policies, and exemptions only matter for a list the number
-		// is on. Attempts and call outcomes are not read: caps and the rules
-		// on unanswered calls are dial-time.
-		fast := !hasUnknown(known) && cache != nil
-		var slot *cachedDecision
-		var key decisionKey
-		if fast {
-			key = decisionKey{pol: pol, typ: n.Type, zones: len(n.TimeZones)}
-			if len(n.TimeZones) > 0 {
-				key.zone0 = &n.TimeZones[0]
-			}
-			if slot = cache.slot(key); slot.key == key && slot.key.pol != nil {
-				return ScrubResult{Number: n, Outcome: slot.outcome, Reasons: slot.reasons}
-			}
-		}
-		d := filter.Decide(sc.rs, req, filter.Facts{Lists: known}, sc.now)
-		if fast {
-			*slot = cachedDecision{key: key, outcome: d.Outcome, reasons: d.Reasons}
-		}
-		return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons}
+	scr.known, scr.unsure = known, unsure
+	if len(unsure) != 0 || pol.ConsentRequired || pol.RenewalWindowDays != 0 {
+		return ScrubResult{}, false
 	}
-	f, err := s.store.Facts(ctx, filter.FactsQuery{
-		Key:     n.Key,
-		Lists:   unsure,
-		Subject: s.subject(n),
-		Seller:  req.Seller,
-		Purpose: req.Purpose,
-		Channel: req.Channel,
-	})
+	// Nothing needs the store: every list is known (absent, or unknown and
+	// so a deny), no consent is needed, no renewal window needs the
+	// number's policies, and exemptions only matter for a list the number
+	// is on. Attempts and call outcomes are not read: caps and the rules
+	// on unanswered calls are dial-time.
+	fast := !hasUnknown(known) && cache != nil
+	var slot *cachedDecision
+	var key decisionKey
+	if fast {
+		key = decisionKey{pol: pol, typ: n.Type, zones: len(n.TimeZones)}
+		if len(n.TimeZones) > 0 {
+			key.zone0 = &n.TimeZones[0]
+		}
+		if slot = cache.slot(key); slot.key == key && slot.key.pol != nil {
+			return ScrubResult{Number: n, Outcome: slot.outcome, Reasons: slot.reasons}, true
+		}
+	}
+	d := filter.Decide(sc.rs, sc.request(n), filter.Facts{Lists: known}, sc.now)
+	if fast {
+		*slot = cachedDecision{key: key, outcome: d.Outcome, reasons: d.Reasons}
+	}
+	return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons}, true
+}
+
+func (sc *Scrubber) request(n phone.Number) filter.Request {
+	return filter.Request{Number: n, Channel: sc.ch, Purpose: sc.in.Purpose, Seller: sc.in.Seller}
+}
+
+// factsQuery is the store query of n for the lists unsure (no attempts:
+// caps are dial-time).
+func (sc *Scrubber) factsQuery(n phone.Number, unsure []string) filter.FactsQuery {
+	return filter.FactsQuery{Key: n.Key, Lists: unsure, Subject: sc.s.subject(n), Seller: sc.in.Seller, Purpose: sc.in.Purpose, Channel: sc.ch}
+}
+
+// decideWithFacts decides n from the lists the filters decided and the
+// store's facts f, or its error err.
+func (sc *Scrubber) decideWithFacts(n phone.Number, known []filter.ListFact, f filter.Facts, err error) ScrubResult {
 	if err != nil {
 		// Fail closed exactly like Check: the maybe-lists stay unknown and the
 		// store is named.
@@ -200,7 +253,7 @@ func (sc *Scrubber) decide(ctx context.Context, n phone.Number, cache *decisionC
 	} else {
 		f.Lists = append(known, f.Lists...)
 	}
-	d := filter.Decide(sc.rs, req, f, sc.now)
+	d := filter.Decide(sc.rs, sc.request(n), f, sc.now)
 	return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons, Stored: true}
 }
 

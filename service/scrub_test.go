@@ -2,8 +2,10 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"callfilter/filter"
 	"callfilter/phone"
@@ -136,5 +138,49 @@ func TestScrubDecisionCacheAgrees(t *testing.T) {
 		if outcomes[filter.Allow] == 0 || outcomes[filter.Deny] == 0 {
 			t.Errorf("%s: outcomes %v: the rows should include allows and denies", tc.purpose, outcomes)
 		}
+	}
+}
+
+// TestScrubBatchesStoreReads: the rows of a chunk that need the store (here
+// every row: SMS needs consent) are read in one FactsMany, not one Facts
+// each, and decided as one by one: the consented number allows, the others
+// deny for want of consent.
+func TestScrubBatchesStoreReads(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	if err := e.svc.PutConsent(ctx, service.ConsentInput{Number: "+1 212 555 0107", Seller: "acme", Purpose: "insurance",
+		Channel: "sms", Source: "web-form", GrantedAt: at.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	var numbers []string
+	for i := range 30 {
+		numbers = append(numbers, fmt.Sprintf("+1 212 555 %04d", 100+i))
+	}
+	sc, err := e.svc.Scrubber(service.ScrubInput{Purpose: "insurance", Channel: "sms", Seller: "acme", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.faulty.Calls(store.MethodFacts)
+	got := make([]service.ScrubResult, len(numbers))
+	sc.DecideMany(ctx, numbers, got)
+	if calls := e.faulty.Calls(store.MethodFacts) - before; calls != 1 {
+		t.Errorf("%d store reads for %d rows that need the store, want 1", calls, len(numbers))
+	}
+	allows := 0
+	for i, raw := range numbers {
+		n, err := phone.Normalize(raw, "US")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sc.DecideNumber(ctx, n)
+		if !got[i].Stored || got[i].Outcome != want.Outcome || !slices.Equal(got[i].Reasons, want.Reasons) {
+			t.Errorf("%q: DecideMany %s %v (stored %v), DecideNumber %s %v", raw, got[i].Outcome, got[i].Reasons, got[i].Stored, want.Outcome, want.Reasons)
+		}
+		if got[i].Outcome == filter.Allow {
+			allows++
+		}
+	}
+	if allows != 1 {
+		t.Errorf("%d allows, want 1 (the consented number)", allows)
 	}
 }

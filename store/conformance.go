@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -107,6 +108,7 @@ func (s Suite) Run(t *testing.T) {
 		{"Outcomes/Invalid", testOutcomesInvalid},
 		{"Facts/Lists", testFactsLists},
 		{"Facts/Empty", testFactsEmpty},
+		{"Facts/Many", testFactsMany},
 		{"Consents/PerSeller", testConsents},
 		{"Consents/Replace", testConsentReplace},
 		{"Consents/Invalid", testConsentInvalid},
@@ -975,6 +977,61 @@ func testFactsEmpty(t *testing.T, st filter.Store) {
 	if !slices.Equal(f.Lists, []filter.ListFact{{List: "x", State: filter.ListAbsent}}) {
 		t.Fatalf("Facts of an empty store: lists %+v, want x absent", f.Lists)
 	}
+}
+
+// testFactsMany: FactsMany answers each query of a batch exactly as Facts
+// does (lists, consents, revocations, relationships, attempts, outcomes,
+// disconnects; numbers with records and without), an empty batch with
+// nothing, and a batch with an invalid query with EInvalid.
+func testFactsMany(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	mustAdd(t, st, "federal", 12125550134, 12125550135)
+	mustAdd(t, st, "state", 12125550136)
+	putConsents(t, st, consent(1, "acme", "insurance", filter.ChannelSMS, base.Add(-time.Hour)),
+		consent(2, "acme", "housing", filter.ChannelCall, base.Add(-2*time.Hour)))
+	revoke(t, st, filter.Revocation{Subject: subject(2), Seller: "acme", At: base.Add(-time.Minute)})
+	must(t, st.PutRelationship(ctx, filter.Relationship{Subject: subject(1), Last4: "0134", Seller: "acme",
+		Kind: filter.RelationshipPurchase, At: base.Add(-24 * time.Hour)}), "PutRelationship")
+	reserve(t, st, rq(base.Add(-time.Minute), filter.Cap{Max: 5, Window: time.Hour}))
+	must(t, outcomes(t, st).RecordOutcome(ctx, filter.CallOutcome{Subject: subject(1), Seller: "acme", Purpose: "insurance",
+		Channel: filter.ChannelCall, Kind: filter.OutcomeNoAnswer, At: base.Add(-time.Hour)}), "RecordOutcome")
+	must(t, reassigned(t, st).PutDisconnects(ctx, []filter.Disconnect{{Subject: subject(2), At: base.Add(-48 * time.Hour)}}), "PutDisconnects")
+
+	lists := []string{"federal", "state", "nosuchlist"}
+	var qs []filter.FactsQuery
+	for i, key := range []uint64{12125550134, 12125550136, 12125550199} {
+		for subj := 1; subj <= 3; subj++ {
+			q := filter.FactsQuery{Key: key, Lists: lists[:i+1], Subject: subject(subj), Seller: "acme",
+				Purpose: "insurance", Channel: filter.ChannelCall}
+			if subj != 3 {
+				q.AttemptsSince, q.OutcomesSince = base.Add(-2*time.Hour), base.Add(-2*time.Hour)
+			}
+			qs = append(qs, q)
+		}
+	}
+	qs = append(qs, filter.FactsQuery{Key: 12125550134, Subject: subject(1), Seller: "other"}, filter.FactsQuery{Key: 12125550135})
+	got, err := st.FactsMany(ctx, qs)
+	must(t, err, "FactsMany")
+	if len(got) != len(qs) {
+		t.Fatalf("FactsMany of %d queries: %d answers", len(qs), len(got))
+	}
+	records := 0
+	for i, q := range qs {
+		want := facts(t, st, q)
+		if !reflect.DeepEqual(got[i], want) {
+			t.Errorf("query %d (%+v):\nFactsMany %+v\nFacts     %+v", i, q, got[i], want)
+		}
+		records += len(want.Consents) + len(want.Revocations) + len(want.Relationships) + len(want.Attempts) + len(want.Outcomes)
+	}
+	if records == 0 {
+		t.Fatal("no query found a record: the test does not exercise them")
+	}
+	none, err := st.FactsMany(ctx, nil)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("FactsMany of no query: %v, %v; want none", none, err)
+	}
+	_, err = st.FactsMany(ctx, []filter.FactsQuery{qs[0], {Key: 1, Lists: []string{""}}})
+	wantKind(t, err, filter.EInvalid, "FactsMany with an empty list name")
 }
 
 func consent(subj int, seller, purpose string, ch filter.Channel, granted time.Time) filter.Consent {

@@ -292,6 +292,15 @@ func (f *Faulty) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, 
 	return f.inner.Facts(ctx, q)
 }
 
+// FactsMany implements filter.FactStore; it fails as Facts does
+// (MethodFacts).
+func (f *Faulty) FactsMany(ctx context.Context, qs []filter.FactsQuery) ([]filter.Facts, error) {
+	if err := f.enter(ctx, MethodFacts); err != nil {
+		return nil, err
+	}
+	return f.inner.FactsMany(ctx, qs)
+}
+
 // Reserve implements filter.FactStore.
 func (f *Faulty) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error) {
 	if err := f.enter(ctx, MethodReserve); err != nil {

@@ -32,120 +32,150 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 		}
 		return f, nil
 	}
-	var kbuf [keyBufSize]byte
-	err := s.view(ctx, "read facts", func(tx *bolt.Tx) error {
-		if len(q.Lists) > 0 {
-			f.Lists = make([]filter.ListFact, len(q.Lists))
-			var bk, lk [8]byte
-			blk, off := blockOf(q.Key)
-			key := blockKey(&bk, blk)
-			for i, name := range q.Lists {
-				f.Lists[i] = filter.ListFact{List: name, State: filter.ListAbsent}
-				b := listBucket(tx, name)
-				if b == nil {
-					continue
-				}
-				v := b.Get(key)
-				if v == nil {
-					continue
-				}
-				if !validBlock(v) {
-					return errCorrupt("list block")
-				}
-				if !blockHas(v, off) {
-					continue
-				}
-				f.Lists[i].State = filter.ListPresent
-				if !blockExpires(v) {
-					continue // every key of the block is permanent
-				}
-				if xb := b.Bucket(expiryBucket); xb != nil {
-					if e := xb.Get(listKey(&lk, q.Key)); e != nil {
-						if len(e) != 8 {
-							return errCorrupt("list expiry")
-						}
-						f.Lists[i].ExpiresAt = time.UnixMilli(int64(binary.BigEndian.Uint64(e))).UTC()
-					}
-				}
-			}
-		}
-
-		if v := tx.Bucket(bucketDisconnects).Get(q.Subject[:]); v != nil {
-			if len(v) != 8 {
-				return errCorrupt("disconnect")
-			}
-			f.DisconnectedAt = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
-		}
-
-		prefix := sellerPrefix(kbuf[:0], q.Subject, q.Seller)
-		c := tx.Bucket(bucketConsents).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			cs, ok := decodeConsent(k, v)
-			if !ok {
-				return errCorrupt("consent")
-			}
-			f.Consents = append(f.Consents, cs)
-		}
-
-		c = tx.Bucket(bucketRelationships).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			rel, ok := decodeRelationship(k, v)
-			if !ok {
-				return errCorrupt("relationship")
-			}
-			f.Relationships = append(f.Relationships, rel)
-		}
-
-		prefix = subjectPrefix(kbuf[:0], q.Subject)
-		c = tx.Bucket(bucketRevocations).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			rv, ok := decodeRevocation(k, v)
-			if !ok {
-				return errCorrupt("revocation")
-			}
-			f.Revocations = append(f.Revocations, rv)
-		}
-
-		if !q.OutcomesSince.IsZero() && !q.OutcomesSince.After(maxTS) {
-			since := q.OutcomesSince
-			if since.Before(minTS) {
-				since = minTS
-			}
-			prefix = sellerPrefix(kbuf[:0], q.Subject, q.Seller)
-			n := len(prefix)
-			c = tx.Bucket(bucketOutcomes).Cursor()
-			for k, v := c.Seek(appendTS(prefix, since)); k != nil && bytes.HasPrefix(k, prefix[:n]); k, v = c.Next() {
-				o, ok := decodeOutcome(q.Subject, q.Seller, k, n, v)
-				if !ok {
-					return errCorrupt("outcome")
-				}
-				f.Outcomes = append(f.Outcomes, o)
-			}
-		}
-
-		if q.AttemptsSince.IsZero() || q.AttemptsSince.After(maxTS) {
-			return nil
-		}
-		since := q.AttemptsSince
-		if since.Before(minTS) {
-			since = minTS
-		}
-		prefix = attemptPrefix(kbuf[:0], q.Subject, q.Seller, q.Purpose, q.Channel)
-		n := len(prefix)
-		c = tx.Bucket(bucketAttempts).Cursor()
-		for k, _ := c.Seek(appendTS(prefix, since)); k != nil && bytes.HasPrefix(k, prefix[:n]); k, _ = c.Next() {
-			at, ok := attemptTime(k, n)
-			if !ok {
-				return errCorrupt("attempt")
-			}
-			f.Attempts = append(f.Attempts, at)
-		}
-		return nil
-	})
+	err := s.view(ctx, "read facts", func(tx *bolt.Tx) error { return s.factsIn(tx, &q, &f) })
 	if err != nil {
 		return filter.Facts{}, err
 	}
 	return f, nil
+}
+
+// FactsMany reads the facts of every query in one read transaction (each as
+// Facts would; together a consistent snapshot). EInvalid, before anything
+// is read, for the first invalid query.
+func (s *Store) FactsMany(ctx context.Context, qs []filter.FactsQuery) ([]filter.Facts, error) {
+	for i := range qs {
+		if err := qs[i].Validate(checkList); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]filter.Facts, len(qs))
+	err := s.view(ctx, "read facts", func(tx *bolt.Tx) error {
+		for i := range qs {
+			if len(qs[i].Lists) == 0 && !s.subjects.mayHave(qs[i].Subject) {
+				continue // as in Facts: nothing to read
+			}
+			if err := s.factsIn(tx, &qs[i], &out[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// factsIn reads the facts of q in tx into f.
+func (s *Store) factsIn(tx *bolt.Tx, q *filter.FactsQuery, f *filter.Facts) error {
+	var kbuf [keyBufSize]byte
+	if len(q.Lists) > 0 {
+		f.Lists = make([]filter.ListFact, len(q.Lists))
+		var bk, lk [8]byte
+		blk, off := blockOf(q.Key)
+		key := blockKey(&bk, blk)
+		for i, name := range q.Lists {
+			f.Lists[i] = filter.ListFact{List: name, State: filter.ListAbsent}
+			b := listBucket(tx, name)
+			if b == nil {
+				continue
+			}
+			v := b.Get(key)
+			if v == nil {
+				continue
+			}
+			if !validBlock(v) {
+				return errCorrupt("list block")
+			}
+			if !blockHas(v, off) {
+				continue
+			}
+			f.Lists[i].State = filter.ListPresent
+			if !blockExpires(v) {
+				continue // every key of the block is permanent
+			}
+			if xb := b.Bucket(expiryBucket); xb != nil {
+				if e := xb.Get(listKey(&lk, q.Key)); e != nil {
+					if len(e) != 8 {
+						return errCorrupt("list expiry")
+					}
+					f.Lists[i].ExpiresAt = time.UnixMilli(int64(binary.BigEndian.Uint64(e))).UTC()
+				}
+			}
+		}
+	}
+
+	if v := tx.Bucket(bucketDisconnects).Get(q.Subject[:]); v != nil {
+		if len(v) != 8 {
+			return errCorrupt("disconnect")
+		}
+		f.DisconnectedAt = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+	}
+
+	prefix := sellerPrefix(kbuf[:0], q.Subject, q.Seller)
+	c := tx.Bucket(bucketConsents).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		cs, ok := decodeConsent(k, v)
+		if !ok {
+			return errCorrupt("consent")
+		}
+		f.Consents = append(f.Consents, cs)
+	}
+
+	c = tx.Bucket(bucketRelationships).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		rel, ok := decodeRelationship(k, v)
+		if !ok {
+			return errCorrupt("relationship")
+		}
+		f.Relationships = append(f.Relationships, rel)
+	}
+
+	prefix = subjectPrefix(kbuf[:0], q.Subject)
+	c = tx.Bucket(bucketRevocations).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		rv, ok := decodeRevocation(k, v)
+		if !ok {
+			return errCorrupt("revocation")
+		}
+		f.Revocations = append(f.Revocations, rv)
+	}
+
+	if !q.OutcomesSince.IsZero() && !q.OutcomesSince.After(maxTS) {
+		since := q.OutcomesSince
+		if since.Before(minTS) {
+			since = minTS
+		}
+		prefix = sellerPrefix(kbuf[:0], q.Subject, q.Seller)
+		n := len(prefix)
+		c = tx.Bucket(bucketOutcomes).Cursor()
+		for k, v := c.Seek(appendTS(prefix, since)); k != nil && bytes.HasPrefix(k, prefix[:n]); k, v = c.Next() {
+			o, ok := decodeOutcome(q.Subject, q.Seller, k, n, v)
+			if !ok {
+				return errCorrupt("outcome")
+			}
+			f.Outcomes = append(f.Outcomes, o)
+		}
+	}
+
+	if q.AttemptsSince.IsZero() || q.AttemptsSince.After(maxTS) {
+		return nil
+	}
+	since := q.AttemptsSince
+	if since.Before(minTS) {
+		since = minTS
+	}
+	prefix = attemptPrefix(kbuf[:0], q.Subject, q.Seller, q.Purpose, q.Channel)
+	n := len(prefix)
+	c = tx.Bucket(bucketAttempts).Cursor()
+	for k, _ := c.Seek(appendTS(prefix, since)); k != nil && bytes.HasPrefix(k, prefix[:n]); k, _ = c.Next() {
+		at, ok := attemptTime(k, n)
+		if !ok {
+			return errCorrupt("attempt")
+		}
+		f.Attempts = append(f.Attempts, at)
+	}
+	return nil
 }
 
 // Reserve records an attempt at q.At for (Subject, Seller, Purpose, Channel)

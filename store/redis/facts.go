@@ -40,6 +40,50 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	return f, err
 }
 
+// FactsMany reads the facts of every query in one pipeline (one round trip
+// to a standalone server, one per node involved in Cluster), each as Facts
+// reads it. EInvalid, before anything is read, for the first invalid query.
+func (s *Store) FactsMany(ctx context.Context, qs []filter.FactsQuery) ([]filter.Facts, error) {
+	const op = "read facts"
+	lists := false
+	for i := range qs {
+		if err := qs[i].Validate(checkList); err != nil {
+			return nil, err
+		}
+		lists = lists || len(qs[i].Lists) > 0
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return nil, err
+	}
+	out, err := s.factsMany(ctx, qs)
+	if err != nil && lists && isNoScript(err) {
+		// As in Facts: load the script on every primary, try once more.
+		if lerr := memberUntilScript.Load(ctx, s.rdb).Err(); lerr != nil {
+			return nil, fail(ctx, op, lerr)
+		}
+		out, err = s.factsMany(ctx, qs)
+	}
+	return out, err
+}
+
+func (s *Store) factsMany(ctx context.Context, qs []filter.FactsQuery) ([]filter.Facts, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*factsCmds, len(qs))
+	for i := range qs {
+		cmds[i] = s.queueFacts(ctx, pipe, &qs[i])
+	}
+	_, _ = pipe.Exec(ctx) // every command's error is checked by readFacts
+	out := make([]filter.Facts, len(qs))
+	for i := range qs {
+		f, err := readFacts(ctx, cmds[i], &qs[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
 // isNoScript reports whether err is Redis's NOSCRIPT (the script is not in
 // the node's cache).
 func isNoScript(err error) bool {
@@ -47,9 +91,26 @@ func isNoScript(err error) bool {
 	return errors.As(err, &rerr) && goredis.HasErrorPrefix(rerr, "NOSCRIPT")
 }
 
+// factsCmds are the commands of one query's facts, queued in a pipeline.
+type factsCmds struct {
+	lists         []*goredis.Cmd
+	disconnected  *goredis.FloatCmd
+	outcomes      *goredis.ZSliceCmd // nil when not asked for
+	consents      *goredis.MapStringStringCmd
+	revocations   *goredis.StringSliceCmd
+	relationships *goredis.MapStringStringCmd
+	attempts      *goredis.ZSliceCmd // nil when not asked for
+}
+
 func (s *Store) facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, error) {
-	const op = "read facts"
 	pipe := s.rdb.Pipeline()
+	c := s.queueFacts(ctx, pipe, &q)
+	_, _ = pipe.Exec(ctx) // only the first error: every command's is checked by readFacts
+	return readFacts(ctx, c, &q)
+}
+
+// queueFacts queues the commands that read q's facts in pipe.
+func (s *Store) queueFacts(ctx context.Context, pipe goredis.Pipeliner, q *filter.FactsQuery) *factsCmds {
 	lists := make([]*goredis.Cmd, len(q.Lists))
 	offset := strconv.FormatUint(q.Key%bucketSize, 10)
 	for i, name := range q.Lists {
@@ -70,8 +131,15 @@ func (s *Store) facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 		attempts = pipe.ZRangeByScoreWithScores(ctx, s.k.attempts(q.Subject, q.Seller, q.Purpose, q.Channel),
 			&goredis.ZRangeBy{Min: strconv.FormatInt(ceilMS(q.AttemptsSince), 10), Max: "+inf"})
 	}
-	_, _ = pipe.Exec(ctx) // only the first error: every command's is checked below
+	return &factsCmds{lists: lists, disconnected: disconnected, outcomes: outcomes, consents: consents,
+		revocations: revocations, relationships: relationships, attempts: attempts}
+}
 
+// readFacts reads q's facts from its commands, once the pipeline ran.
+func readFacts(ctx context.Context, c *factsCmds, q *filter.FactsQuery) (filter.Facts, error) {
+	const op = "read facts"
+	lists, disconnected, outcomes, consents := c.lists, c.disconnected, c.outcomes, c.consents
+	revocations, relationships, attempts := c.revocations, c.relationships, c.attempts
 	var f filter.Facts
 	if len(q.Lists) > 0 {
 		f.Lists = make([]filter.ListFact, len(q.Lists))
