@@ -2,15 +2,19 @@ package dnc
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/bits-and-blooms/bloom/v3"
+
+	"callfilter/filter"
 )
 
 // TestLocationsServeEveryK backs the package comment's claim about hashing
 // once per key: bloom.Locations(key, K)[:k] tests exactly as Test does on a
-// filter of any m and any k <= K, full or empty. (Screen does not use it
-// while Locations allocates; this keeps the claim checked for when it can.)
+// filter of any m and any k <= K, full or empty. (Screen hashes with its
+// own copy, keyHash, since Locations allocates; TestKeyHashMatchesBloom
+// holds the copy to it.)
 func TestLocationsServeEveryK(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var fs []*bloom.BloomFilter
@@ -108,5 +112,57 @@ func TestKeyHashMatchesBloom(t *testing.T) {
 	}
 	if present == 0 || absent == 0 {
 		t.Fatalf("%d present, %d absent: the filters are not being exercised", present, absent)
+	}
+}
+
+// TestScreenFallbackAgrees: with keyHash out of step with the library
+// (hashAgrees false, as after an upgrade that changed bloom's hash), Screen
+// tests each filter with its own Test and answers exactly as the hashed path
+// does, over many lists (more than one probing batch), listed keys, keys
+// only in the recent sets and keys on no list.
+func TestScreenFallbackAgrees(t *testing.T) {
+	st := newMemStore()
+	rng := rand.New(rand.NewPCG(13, 14))
+	var names []string
+	var listed []uint64
+	for i := range 11 {
+		name := "l" + string(rune('a'+i))
+		names = append(names, name)
+		keys := make([]uint64, 200)
+		for j := range keys {
+			keys[j] = 10_000_000_000 + rng.Uint64N(1_000_000)
+		}
+		if _, err := st.AddToList(t.Context(), name, keys); err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, keys[:20]...)
+	}
+	l := MustNew(t, st, Options{MinCapacity: 1000, RecentKeys: 64})
+	MustLoad(t, l, names...)
+	MustAdd(t, l, "lc", 19_999_999_999) // in a recent set only
+	keys := append(listed, 19_999_999_999)
+	for range 2000 {
+		keys = append(keys, 10_000_000_000+rng.Uint64N(1_000_000))
+	}
+	screen := func() (facts [][]filter.ListFact, maybe [][]string) {
+		for _, k := range keys {
+			f, m := l.Screen(k, names, nil, nil)
+			facts, maybe = append(facts, f), append(maybe, m)
+		}
+		return facts, maybe
+	}
+	hashedFacts, hashedMaybe := screen()
+	defer func(v bool) { hashAgrees = v }(hashAgrees)
+	hashAgrees = false
+	testFacts, testMaybe := screen()
+	absent := 0
+	for i, k := range keys {
+		if !slices.Equal(hashedFacts[i], testFacts[i]) || !slices.Equal(hashedMaybe[i], testMaybe[i]) {
+			t.Fatalf("key %d: hashed %v %v, Test %v %v", k, hashedFacts[i], hashedMaybe[i], testFacts[i], testMaybe[i])
+		}
+		absent += len(testFacts[i])
+	}
+	if absent == 0 || len(testMaybe[0]) == 0 {
+		t.Fatal("no absent or no maybe answer: the lists are not exercised")
 	}
 }
