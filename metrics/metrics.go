@@ -160,16 +160,21 @@ func (s *Store) Facts(ctx context.Context, q filter.FactsQuery) (filter.Facts, e
 	f, err := s.next.Facts(ctx, q)
 	s.observe("Facts", start, err)
 	if err == nil {
-		for _, lf := range f.Lists {
-			switch lf.State {
-			case filter.ListPresent:
-				s.confirmed.WithLabelValues(lf.List, "present").Inc()
-			case filter.ListAbsent:
-				s.confirmed.WithLabelValues(lf.List, "absent").Inc()
-			}
-		}
+		s.countConfirmed(f.Lists)
 	}
 	return f, err
+}
+
+// countConfirmed counts the exact list look-ups of one query's facts.
+func (s *Store) countConfirmed(lists []filter.ListFact) {
+	for _, lf := range lists {
+		switch lf.State {
+		case filter.ListPresent:
+			s.confirmed.WithLabelValues(lf.List, "present").Inc()
+		case filter.ListAbsent:
+			s.confirmed.WithLabelValues(lf.List, "absent").Inc()
+		}
+	}
 }
 
 // FactsMany implements filter.Store, counting as Facts does.
@@ -179,14 +184,7 @@ func (s *Store) FactsMany(ctx context.Context, qs []filter.FactsQuery) ([]filter
 	s.observe("FactsMany", start, err)
 	if err == nil {
 		for _, f := range fs {
-			for _, lf := range f.Lists {
-				switch lf.State {
-				case filter.ListPresent:
-					s.confirmed.WithLabelValues(lf.List, "present").Inc()
-				case filter.ListAbsent:
-					s.confirmed.WithLabelValues(lf.List, "absent").Inc()
-				}
-			}
+			s.countConfirmed(f.Lists)
 		}
 	}
 	return fs, err

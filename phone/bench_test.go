@@ -227,16 +227,22 @@ func intlColdInputs(b *testing.B, n int) [][2]string {
 // (a bulk scrub of numbers with random prefixes), against the full parser
 // on the same numbers.
 func BenchmarkNormalizeIntlCold(b *testing.B) {
-	inputs := intlColdInputs(b, 20000)
+	benchCold(b, intlColdInputs(b, 20000), resetIntlCache)
+}
+
+// benchCold runs Normalize (sub-benchmark fast) and the full parser (full)
+// over inputs, each a cache miss: reset empties the cache before the first
+// input and, with the timer stopped, whenever the inputs start over.
+func benchCold(b *testing.B, inputs [][2]string, reset func()) {
 	Warm()
 	run := func(b *testing.B, normalize func(string, string) (Number, error)) {
-		resetIntlCache()
+		reset()
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
 			if i == len(inputs) {
 				b.StopTimer()
-				resetIntlCache()
+				reset()
 				i = 0
 				b.StartTimer()
 			}
@@ -286,27 +292,7 @@ func nanpColdInputs(b *testing.B, n int) [][2]string {
 // miss (a lead list spread over all area codes, before ~250k NPA-NXX are
 // cached), against the full parser on the same numbers.
 func BenchmarkNormalizeNANPCold(b *testing.B) {
-	inputs := nanpColdInputs(b, 20000)
-	Warm()
-	run := func(b *testing.B, normalize func(string, string) (Number, error)) {
-		resetNANPCache()
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if i == len(inputs) {
-				b.StopTimer()
-				resetNANPCache()
-				i = 0
-				b.StartTimer()
-			}
-			if _, err := normalize(inputs[i][0], inputs[i][1]); err != nil {
-				b.Fatal(inputs[i], err)
-			}
-			i++
-		}
-	}
-	b.Run("fast", func(b *testing.B) { run(b, Normalize) })
-	b.Run("full", func(b *testing.B) { run(b, normalizeFull) })
+	benchCold(b, nanpColdInputs(b, 20000), resetNANPCache)
 }
 
 // invalidInputs returns, for keys whose invalid verdict the cache holds, a
