@@ -119,6 +119,8 @@ type Feed struct {
 
 	health atomic.Pointer[error] // the last ping's error; nil pointer before the first
 	closed atomic.Bool
+	// epoch is the origin of clock, clockOffset before New.
+	epoch time.Time
 
 	kick                          chan struct{} // wakes the image writer (after Load)
 	imagesLoaded, imagesRefused   atomic.Int64
@@ -128,7 +130,7 @@ type Feed struct {
 // tail follows one list's stream.
 type tail struct {
 	name string
-	// okUntil is the Unix nanosecond until which the list's filter is known
+	// okUntil is the instant (Feed.clock) until which the list's filter is known
 	// to be in step; 0 while it is not (reading failed, a gap, a rebuild).
 	okUntil atomic.Int64
 	// applied counts the changes applied; rebuilds the rebuilds done.
@@ -144,7 +146,7 @@ func New(st *cfredis.Store, lists *dnc.Lists, opts Options) *Feed {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Feed{st: st, lists: lists, opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, byName: map[string]*tail{},
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), epoch: time.Now().Add(-clockOffset)}
 	f.tails.Store(&[]*tail{})
 	f.wg.Add(1)
 	go f.probe(ctx)
@@ -154,6 +156,16 @@ func New(st *cfredis.Store, lists *dnc.Lists, opts Options) *Feed {
 	}
 	return f
 }
+
+// clock is t in nanoseconds since f.epoch, read from the monotonic clocks of
+// both: a tail's trust window must not stretch when the wall clock is set
+// back (NTP, a VM's migration), which would let a stale filter's "no" stand
+// past it. Untrusted (okUntil 0) is clockOffset in the past.
+func (f *Feed) clock(t time.Time) int64 { return int64(t.Sub(f.epoch)) }
+
+// clockOffset puts the epoch of Feed.clock that far before New, so that 0
+// reads as long ago (Health's grace counts from it).
+const clockOffset = 24 * time.Hour
 
 // Close stops every tail and the probe and waits for them. Synced is false
 // afterwards.
@@ -272,7 +284,7 @@ func (f *Feed) Synced() bool {
 	if len(ts) == 0 {
 		return false
 	}
-	now := time.Now().UnixNano()
+	now := f.clock(time.Now())
 	for _, t := range ts {
 		if now >= t.okUntil.Load() {
 			return false
@@ -296,7 +308,7 @@ func (f *Feed) Health() error {
 	if len(ts) == 0 || f.closed.Load() {
 		return errors.New("change feed not started")
 	}
-	now := time.Now().UnixNano()
+	now := f.clock(time.Now())
 	for _, t := range ts {
 		if now >= t.okUntil.Load()+int64(unreadyAfter) {
 			return fmt.Errorf("change feed of list %q not in step: bloom filters are not trusted", t.name)
@@ -318,7 +330,7 @@ type TailStatus struct {
 
 // Status describes every tail, in the order they started.
 func (f *Feed) Status() []TailStatus {
-	now := time.Now().UnixNano()
+	now := f.clock(time.Now())
 	var out []TailStatus
 	for _, t := range *f.tails.Load() {
 		out = append(out, TailStatus{List: t.name, Synced: now < t.okUntil.Load(), Applied: t.applied.Load(), Rebuilds: t.rebuilds.Load()})
@@ -394,7 +406,7 @@ func (f *Feed) run(ctx context.Context, t *tail, pos cfredis.FeedPos) {
 			// unless the read was cut at Batch entries: then more may wait,
 			// and the trust of the last read that was not cut stands.
 			if int64(len(changes)) < f.opts.Batch {
-				t.okUntil.Store(start.Add(f.opts.Block + f.opts.Grace).UnixNano())
+				t.okUntil.Store(f.clock(start.Add(f.opts.Block + f.opts.Grace)))
 			}
 		}
 	}

@@ -211,7 +211,7 @@ func (f *Feed) WriteImage(ctx context.Context, name string, force bool) error {
 		return fmt.Errorf("list %q is not tailed", name)
 	}
 	p := t.pos.Load()
-	if p == nil || time.Now().UnixNano() >= t.okUntil.Load() {
+	if p == nil || f.clock(time.Now()) >= t.okUntil.Load() {
 		// Not in step now; the next round tries again.
 		if force {
 			return errNotInStep
