@@ -60,6 +60,7 @@ var (
 	nanpOnly   = scrub.GenOptions{NANPOnly: true}
 	fullParser = scrub.GenOptions{Full: true}
 	coldIntl   = scrub.GenOptions{ColdIntl: true}
+	coldNANP   = scrub.GenOptions{ColdNANP: true}
 )
 
 // BenchmarkScrub decides generated rows (insurance by call: no store reads
@@ -90,16 +91,17 @@ func BenchmarkScrubVsParseOnly(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		gen  scrub.GenOptions
-	}{{"nanp", mostlyNANP}, {"nanp-only", nanpOnly}, {"full-parser", fullParser}, {"cold-intl", coldIntl}} {
+	}{{"nanp", mostlyNANP}, {"nanp-only", nanpOnly}, {"full-parser", fullParser}, {"cold-intl", coldIntl}, {"cold-nanp", coldNANP}} {
 		b.Run(c.name, func(b *testing.B) {
 			deciders := []scrub.Decider{mustScrubber(b, svc, "insurance", "call"), scrub.ParseOnly{Region: "US"}}
+			cold := c.gen.ColdIntl || c.gen.ColdNANP
 			rows := 200_000
-			if c.gen.ColdIntl {
+			if cold {
 				rows = 20_000
 			}
 			// Cold lists: a new file for every run of either decider.
 			files := 1
-			if c.gen.ColdIntl {
+			if cold {
 				files = 2 * b.N
 			}
 			ins := make([][]byte, files)
@@ -107,7 +109,7 @@ func BenchmarkScrubVsParseOnly(b *testing.B) {
 				var in bytes.Buffer
 				gen := c.gen
 				gen.Rows, gen.Seed = rows, 1
-				if c.gen.ColdIntl {
+				if cold {
 					gen.Seed, coldSeeds = coldSeeds, coldSeeds+1
 				}
 				if err := scrub.Generate(&in, gen); err != nil {

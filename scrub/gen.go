@@ -26,6 +26,11 @@ type GenOptions struct {
 	// number prefix the fast path's cache has not seen: the full parser's
 	// cold case (a list of a few hundred thousand numbers from abroad).
 	ColdIntl bool
+	// ColdNANP makes every number a NANP one of a random area code and
+	// exchange, in the usual forms: nearly every row a prefix the fast
+	// path's cache has not seen, a third of them unassigned (a US list
+	// spread over the whole country, before ~250k prefixes are cached).
+	ColdNANP bool
 }
 
 // coldIntlForms are mobile ranges of eight calling codes; each %d is filled
@@ -66,6 +71,10 @@ func Generate(w io.Writer, o GenOptions) error {
 	for i := 0; i < o.Rows; i++ {
 		var num string
 		switch p := rng.IntN(100); {
+		case o.ColdNANP:
+			npa := strconv.Itoa(200 + rng.IntN(800))
+			nxx := strconv.Itoa(200 + rng.IntN(800))
+			num = fmt.Sprintf(nanpForms[rng.IntN(len(nanpForms))], npa, nxx, fmt.Sprintf("%04d", rng.IntN(10000)))
 		case o.ColdIntl:
 			f := coldIntlForms[rng.IntN(len(coldIntlForms))]
 			args := make([]any, len(f.widths))

@@ -370,3 +370,35 @@ func TestGenerateColdIntl(t *testing.T) {
 		t.Errorf("%d calling codes, %d distinct prefixes of %d valid numbers: want 8 codes and nearly every prefix new", len(codes), len(prefixes), valid)
 	}
 }
+
+// TestGenerateColdNANP: the cold NANP list is NANP numbers of random area
+// codes and exchanges, with hardly a repeated NPA-NXX and many invalid (an
+// unassigned area code or exchange).
+func TestGenerateColdNANP(t *testing.T) {
+	var in bytes.Buffer
+	if err := scrub.Generate(&in, scrub.GenOptions{Rows: 5000, Seed: 7, ColdNANP: true}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&in).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, prefixes := 0, map[string]bool{}
+	for _, rec := range recs[1:] {
+		n, err := phone.Normalize(rec[2], "US")
+		if err != nil {
+			continue
+		}
+		valid++
+		if n.CountryCode != 1 {
+			t.Fatalf("%q read as +%d, want a NANP number", rec[2], n.CountryCode)
+		}
+		prefixes[n.E164[:8]] = true
+	}
+	if rows := len(recs) - 1; rows != 5000 || valid < rows/3 || valid > rows*95/100 {
+		t.Fatalf("%d rows, %d valid: want 5000, some but not all valid", rows, valid)
+	}
+	if len(prefixes) < valid*9/10 {
+		t.Errorf("%d distinct NPA-NXX among %d valid numbers: want nearly every one new", len(prefixes), valid)
+	}
+}

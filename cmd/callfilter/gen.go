@@ -12,7 +12,7 @@ import (
 	"callfilter/scrub"
 )
 
-const genUsage = "usage: callfilter gen --rows N [--format leads|dnc] [--seed S] [--full|--cold-intl] [-o FILE]"
+const genUsage = "usage: callfilter gen --rows N [--format leads|dnc] [--seed S] [--full|--cold-intl|--cold-nanp] [-o FILE]"
 
 // genCmd writes a generated file for benchmarks and trials: a messy lead list
 // (--format leads, the default) or a DNC Registry full file (--format dnc).
@@ -24,22 +24,23 @@ func genCmd(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same file)")
 	full := fs.Bool("full", false, "make every number need the full parser (international numbers; leads only)")
 	coldIntl := fs.Bool("cold-intl", false, "make every number an international mobile with random digits, nearly all of prefixes not seen before (leads only)")
+	coldNANP := fs.Bool("cold-nanp", false, "make every number a NANP one of a random area code and exchange, nearly all of prefixes not seen before (leads only)")
 	outPath := fs.String("o", "-", "output file, - for standard output")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *rows < 0 || fs.NArg() > 0 || (*full && *coldIntl) {
+	if *rows < 0 || fs.NArg() > 0 || btoi(*full)+btoi(*coldIntl)+btoi(*coldNANP) > 1 {
 		return errors.New(genUsage)
 	}
 	var gen func(io.Writer) error
 	switch *format {
 	case "leads":
 		gen = func(w io.Writer) error {
-			return scrub.Generate(w, scrub.GenOptions{Rows: *rows, Seed: *seed, Full: *full, ColdIntl: *coldIntl})
+			return scrub.Generate(w, scrub.GenOptions{Rows: *rows, Seed: *seed, Full: *full, ColdIntl: *coldIntl, ColdNANP: *coldNANP})
 		}
 	case "dnc":
-		if *full || *coldIntl {
-			return errors.New("--full and --cold-intl are for --format leads: a DNC file holds US numbers only")
+		if *full || *coldIntl || *coldNANP {
+			return errors.New("--full, --cold-intl and --cold-nanp are for --format leads")
 		}
 		if max := len(dncAreaCodes) * dncPerAreaCode; *rows > max {
 			return fmt.Errorf("--rows %d: a DNC file of %d area codes holds at most %d numbers", *rows, len(dncAreaCodes), max)
@@ -139,4 +140,11 @@ func generateDNC(w io.Writer, n int, seed uint64) error {
 		}
 	}
 	return bw.Flush()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
