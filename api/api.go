@@ -43,6 +43,9 @@ type Options struct {
 	// ScrubDir is the directory scrub jobs keep their uploads and results in
 	// (beside the store); "" disables POST /v1/scrub/jobs.
 	ScrubDir string
+	// ScrubDuplicateMemory bounds each scrub's duplicate set in bytes (0:
+	// scrub's default), past which it spills to ScrubDir.
+	ScrubDuplicateMemory int64
 	// Logger receives failures (with their causes) and, at debug level, one line
 	// per request. Default slog.Default(). Logs never hold a plain phone number
 	// or an API key.

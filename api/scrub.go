@@ -203,8 +203,9 @@ func (s *Server) scrub(c *fiber.Ctx) error {
 		FlushEvery: 8192,
 		// The duplicate set spills past its budget: to the data directory
 		// (a volume in the container), not the image's /tmp.
-		TempDir:  s.opts.ScrubDir,
-		Progress: func(*scrub.Summary) { extend() },
+		TempDir:         s.opts.ScrubDir,
+		DuplicateMemory: s.opts.ScrubDuplicateMemory,
+		Progress:        func(*scrub.Summary) { extend() },
 	})
 	if err != nil {
 		closeBody()
@@ -456,7 +457,7 @@ func (j *scrubJobs) runOne(ctx context.Context, id string) {
 	start := time.Now()
 	sum, err := scrub.Run(ctx, counter, out, scrub.Options{
 		Decider: sc, Region: sc.Region(), Column: m.Params.Column, Charset: m.Params.Charset,
-		TempDir: j.dir,
+		TempDir: j.dir, DuplicateMemory: j.s.opts.ScrubDuplicateMemory,
 		Progress: func(s *scrub.Summary) {
 			j.mu.Lock()
 			defer j.mu.Unlock()

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"callfilter/api"
 	"callfilter/audit"
 	"callfilter/filter"
+	"callfilter/scrub"
 )
 
 func TestScrubStreams(t *testing.T) {
@@ -183,11 +185,30 @@ func TestScrubAudited(t *testing.T) {
 // TestScrubDirMadeAtStart: the scrub directory is made when the server is,
 // not by the first job: POST /v1/scrub spills its duplicate set there, and a
 // 10M-row stream on a fresh data directory failed at ~3.5M distinct numbers
-// ("duplicate set: stat data/scrub-jobs: no such file or directory").
+// ("duplicate set: stat data/scrub-jobs: no such file or directory"). Here
+// a 16 KiB budget makes a 20,000-row stream spill on a fresh directory: every
+// row must come back.
 func TestScrubDirMadeAtStart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fresh", "scrub-jobs")
-	newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir} })
+	e := newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir, ScrubDuplicateMemory: 16 << 10} })
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		t.Fatalf("scrub dir after the server started: %v", err)
+	}
+	var in bytes.Buffer
+	const rows = 20000
+	if err := scrub.Generate(&in, scrub.GenOptions{Rows: rows, Seed: 3, NANPOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/v1/scrub?purpose=insurance&channel=call&at="+atWednesday, &in)
+	req.Header.Set("Authorization", "Bearer "+e.keys[filter.RoleAdmin])
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := e.srv.App().Test(req, 30000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if resp.StatusCode != 200 || err != nil || len(recs) != rows+1 {
+		t.Fatalf("status %d, %d records (%v), want 200 and %d: ...%s", resp.StatusCode, len(recs), err, rows+1, body[max(0, len(body)-300):])
 	}
 }

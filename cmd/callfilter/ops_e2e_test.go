@@ -192,6 +192,9 @@ func TestCheckConfigTLSAndRateLimit(t *testing.T) {
 		{"audit: {retention: forever}\n", "is not a duration"},
 		{"http: {debug_listen: 0.0.0.0:6060}\n", "http.debug_listen"},
 		{"http: {debug_listen: 6060}\n", "http.debug_listen"},
+		{"scrub: {duplicate_memory_mib: -1}\n", "scrub.duplicate_memory_mib"},
+		{"store: {kind: redis, addrs: [127.0.0.1:6379], wait_replicas: -1}\n", "wait replicas"},
+		{"store: {kind: redis, addrs: [127.0.0.1:6379, 127.0.0.1:6380], wait_replicas: 1}\n", "not Cluster mode"},
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		os.WriteFile(file, []byte("rules: "+mustAbs(t, "../../rules.yaml")+"\n"+c.config), 0o600)

@@ -13,6 +13,11 @@ import (
 
 // openRedis opens the Redis store the config describes.
 func openRedis(ctx context.Context, sc StoreConfig) (filter.Store, error) {
+	return cfredis.Open(ctx, redisOptions(sc))
+}
+
+// redisOptions are the Redis store's options the config describes.
+func redisOptions(sc StoreConfig) cfredis.Options {
 	opts := cfredis.Options{
 		MasterName:   sc.MasterName,
 		Username:     sc.Username,
@@ -32,7 +37,7 @@ func openRedis(ctx context.Context, sc StoreConfig) (filter.Store, error) {
 	if sc.Timeout > 0 {
 		opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = sc.Timeout, sc.Timeout, sc.Timeout
 	}
-	return cfredis.Open(ctx, opts)
+	return opts
 }
 
 // newFeed starts the change feed of a Redis store and makes the service trust

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,7 @@ func scrubCmd(args []string, stdout, stderr io.Writer) (err error) {
 	charset := fs.String("charset", "", "input encoding: utf-8 (default) or gbk")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	tempDir := fs.String("temp-dir", "", "where the duplicate set spills past its memory budget (default: the system's temporary directory)")
-	dupMiB := fs.Int("dup-memory-mib", 0, "memory budget of the duplicate set in MiB (default 64); past it, it spills to --temp-dir")
+	dupMiB := fs.Int("dup-memory-mib", 0, "memory budget of the duplicate set in MiB (default: the config's scrub.duplicate_memory_mib, else 64); past it, it spills to --temp-dir")
 	// Flags may come before or after the input file.
 	var pos []string
 	for {
@@ -119,7 +120,7 @@ func scrubCmd(args []string, stdout, stderr io.Writer) (err error) {
 		Charset: *charset,
 		TempDir: *tempDir,
 		// DuplicateMemory 0 is the package default.
-		DuplicateMemory: int64(*dupMiB) << 20,
+		DuplicateMemory: int64(cmp.Or(*dupMiB, cfg.Scrub.DuplicateMemoryMiB)) << 20,
 		Progress: func(s *scrub.Summary) {
 			if bar != nil {
 				bar.Describe(fmt.Sprintf("%d rows", s.Rows))

@@ -115,15 +115,16 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	reg.MustRegister(metrics.NewListsCollector(m.lists.Status), metrics.NewStoreListsCollector(st.Lists))
 	m.server = api.New(m.svc, api.Options{
-		BodyLimit:      m.cfg.HTTP.BodyLimitMiB << 20,
-		RequestTimeout: m.cfg.HTTP.RequestTimeout,
-		ReadTimeout:    m.cfg.HTTP.ReadTimeout,
-		WriteTimeout:   m.cfg.HTTP.WriteTimeout,
-		IdleTimeout:    m.cfg.HTTP.IdleTimeout,
-		ScrubDir:       filepath.Join(filepath.Dir(m.cfg.path(m.cfg.Store.Path)), "scrub-jobs"),
-		Logger:         m.log,
-		Metrics:        reg,
-		RateLimit:      api.RateLimit{PerSecond: m.cfg.HTTP.RateLimit, Burst: m.cfg.HTTP.RateBurst},
+		BodyLimit:            m.cfg.HTTP.BodyLimitMiB << 20,
+		RequestTimeout:       m.cfg.HTTP.RequestTimeout,
+		ReadTimeout:          m.cfg.HTTP.ReadTimeout,
+		WriteTimeout:         m.cfg.HTTP.WriteTimeout,
+		IdleTimeout:          m.cfg.HTTP.IdleTimeout,
+		ScrubDir:             filepath.Join(filepath.Dir(m.cfg.path(m.cfg.Store.Path)), "scrub-jobs"),
+		ScrubDuplicateMemory: int64(m.cfg.Scrub.DuplicateMemoryMiB) << 20,
+		Logger:               m.log,
+		Metrics:              reg,
+		RateLimit:            api.RateLimit{PerSecond: m.cfg.HTTP.RateLimit, Burst: m.cfg.HTTP.RateBurst},
 	})
 	m.ln, err = net.Listen("tcp", m.cfg.Listen)
 	if err != nil {
