@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"callfilter/filter"
+	cfredis "callfilter/store/redis"
+	"callfilter/store/redis/redistest"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -69,5 +71,38 @@ func BenchmarkReserve(b *testing.B) {
 		if err != nil || !ok {
 			b.Fatalf("Reserve: %v, %v", ok, err)
 		}
+	}
+}
+
+// BenchmarkWaitReplicas is the cost of store.wait_replicas: an opt-out
+// (AddToList of one key) and a Reserve on a primary with one replica,
+// without waiting and with WaitReplicas 1, in the same run.
+func BenchmarkWaitReplicas(b *testing.B) {
+	set := redistest.StartSentinel(b)
+	for _, wait := range []int{0, 1} {
+		st := mustOpen(b, cfredis.Options{Addrs: []string{set.Sentinel}, MasterName: set.MasterName,
+			KeyPrefix: redistest.RandomPrefix(), WaitReplicas: wait})
+		ctx := b.Context()
+		b.Run("add/wait="+itoa(wait), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := st.AddToList(ctx, "internal", []uint64{12125550000 + uint64(i%100000)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("reserve/wait="+itoa(wait), func(b *testing.B) {
+			now := time.Now()
+			i := 0
+			for b.Loop() {
+				i++
+				subj := sha256.Sum256([]byte("bench-wait-" + itoa(i%1000)))
+				if _, err := st.Reserve(ctx, filter.ReserveQuery{Subject: subj, Seller: "acme", Purpose: "insurance",
+					Channel: filter.ChannelCall, At: now, Caps: []filter.Cap{{Max: 1 << 30, Window: time.Hour}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
