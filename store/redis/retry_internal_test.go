@@ -9,6 +9,21 @@ import (
 	"callfilter/store/redis/redistest"
 )
 
+// openInternal opens a store under a fresh prefix on the test server, for
+// the tests that run its scripts directly.
+func openInternal(t *testing.T) *Store {
+	t.Helper()
+	addr := redistest.Standalone(t)
+	prefix := redistest.RandomPrefix()
+	redistest.CleanupPrefix(t, addr, prefix)
+	s, err := Open(t.Context(), Options{Addrs: []string{addr}, KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // TestReserveRetryIsIdempotent: go-redis sends a script call again when its
 // reply is lost (Options.MaxRetries). A retry of a granted reservation must
 // say granted again and record nothing more; before, it counted its own
@@ -16,15 +31,8 @@ import (
 // slot to a call its caller thought refused (TestClusterConcurrentReserve
 // saw 2 grants of 3 under load).
 func TestReserveRetryIsIdempotent(t *testing.T) {
-	addr := redistest.Standalone(t)
-	prefix := redistest.RandomPrefix()
-	redistest.CleanupPrefix(t, addr, prefix)
+	s := openInternal(t)
 	ctx := t.Context()
-	s, err := Open(ctx, Options{Addrs: []string{addr}, KeyPrefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	q := filter.ReserveQuery{Subject: sha256.Sum256([]byte("retry")), Seller: "acme", Purpose: "insurance",
 		Channel: filter.ChannelCall, At: time.Now(), Caps: []filter.Cap{{Max: 1, Window: time.Hour}}}
 	keys, args := s.reserveCall(q)
@@ -48,15 +56,8 @@ func TestReserveRetryIsIdempotent(t *testing.T) {
 // rules revision, an audit append) say success again on a retry of the same
 // call and write nothing more; a different call still conflicts.
 func TestWriteScriptsRetryIdempotent(t *testing.T) {
-	addr := redistest.Standalone(t)
-	prefix := redistest.RandomPrefix()
-	redistest.CleanupPrefix(t, addr, prefix)
+	s := openInternal(t)
 	ctx := t.Context()
-	s, err := Open(ctx, Options{Addrs: []string{addr}, KeyPrefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	run := func(what string, keys []string, args []any, want int) {
 		t.Helper()
 		var n int
