@@ -405,7 +405,14 @@ func TestRemoveScreensMaybe(t *testing.T) {
 	st := newMemStore()
 	l := MustNew(t, st, Options{MinCapacity: 1000})
 	MustLoad(t, l, "dnc")
-	MustAdd(t, l, "dnc", 12125550100, 12125550101)
+	// Twenty keys, one removed: below the tenth that would start a rebuild in
+	// the background, which would race this check (it made the removed key
+	// absent in one CI run).
+	keys := make([]uint64, 20)
+	for i := range keys {
+		keys[i] = 12125550100 + uint64(i)
+	}
+	MustAdd(t, l, "dnc", keys...)
 	removed, err := l.Remove(context.Background(), "dnc", []uint64{12125550100, 12125550199})
 	if err != nil || removed != 1 {
 		t.Fatalf("Remove = %d, %v; want 1, nil", removed, err)
