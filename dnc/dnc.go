@@ -51,6 +51,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/bits"
 	"slices"
@@ -553,13 +554,36 @@ func (l *Lists) Remove(ctx context.Context, name string, keys []uint64) (removed
 	if err != nil {
 		return 0, storeErr(err, "remove from list %q", name)
 	}
-	if lst := (*l.reg.Load())[name]; lst != nil && removed > 0 {
-		r := lst.removed.Add(int64(removed))
-		if s := lst.snap.Load(); s.filter != nil && 10*r > s.count+s.recent() {
-			l.request(lst, workRebuild)
+	l.countRemoved(name, removed)
+	return removed, nil
+}
+
+// Sweep removes from the store the entries of every list this process knows
+// that expired at or before before (filter.ExpiringListStore.SweepList), and
+// returns how many it removed from each list that lost some. They count
+// toward a rebuild as Remove's removals do; until it, the filter says
+// "maybe" for them and the store says absent, as it did from their expiry.
+// A store without expiring entries sweeps nothing. It sweeps every list even
+// when one fails, and returns the failures joined.
+func (l *Lists) Sweep(ctx context.Context, before time.Time) (map[string]int, error) {
+	x, ok := l.st.(filter.ExpiringListStore)
+	if !ok {
+		return nil, nil
+	}
+	names := slices.Sorted(maps.Keys(*l.reg.Load()))
+	swept := map[string]int{}
+	var errs []error
+	for _, name := range names {
+		n, err := x.SweepList(ctx, name, before)
+		if n > 0 {
+			swept[name] = n
+			l.countRemoved(name, n)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep the expired entries of list %q: %w", name, err))
 		}
 	}
-	return removed, nil
+	return swept, errors.Join(errs...)
 }
 
 // list returns the named list, registering it (unloaded) if it is new.

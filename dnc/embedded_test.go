@@ -5,7 +5,9 @@ import (
 	"errors"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"callfilter/filter"
 	"callfilter/store"
@@ -124,5 +126,67 @@ func TestEmbeddedFailures(t *testing.T) {
 	}
 	if !l.Ready() {
 		t.Error("Ready() = false after a failed rebuild of a loaded list")
+	}
+}
+
+// TestEmbeddedSweep: Sweep removes the expired entries of every loaded list
+// from the store, keeps the rest, reports counts per list, and its removals
+// lead to a rebuild that makes the swept keys absent in the filter too.
+func TestEmbeddedSweep(t *testing.T) {
+	ctx := context.Background()
+	st := embedded.MustOpenTemp(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	seen := map[uint64]bool{}
+	perm, soon := distinctKeys(rng, 500, seen), distinctKeys(rng, 300, seen)
+	l := MustNew(t, st, Options{MinCapacity: 1000})
+	MustLoad(t, l, "refusers", "national")
+	MustAdd(t, l, "refusers", perm...)
+	at := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, err := l.AddUntil(ctx, "refusers", soon, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AddUntil(ctx, "national", soon[:10], at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	if swept, err := l.Sweep(ctx, at.Add(-time.Millisecond)); err != nil || len(swept) != 0 {
+		t.Fatalf("Sweep before the expiry = %v, %v; want nothing", swept, err)
+	}
+	swept, err := l.Sweep(ctx, at)
+	if err != nil || len(swept) != 1 || swept["refusers"] != len(soon) {
+		t.Fatalf("Sweep at the expiry = %v, %v; want refusers: %d", swept, err, len(soon))
+	}
+	f, err := st.Facts(ctx, filter.FactsQuery{Key: soon[0], Lists: []string{"refusers", "national"}})
+	if err != nil || f.Lists[0].State != filter.ListAbsent || f.Lists[1].State != filter.ListPresent {
+		t.Fatalf("key %d after the sweep: %+v, %v; want absent from refusers only", soon[0], f.Lists, err)
+	}
+	// 300 removals of 800 pass a tenth: the filter is rebuilt without them.
+	waitFor(t, "the rebuild", func() bool { return statusOf(t, l, "refusers").Count == int64(len(perm)) })
+	absent := 0
+	for _, k := range soon {
+		if screen1(l, "refusers", k) == filter.ListAbsent {
+			absent++
+		}
+	}
+	if absent < len(soon)*9/10 {
+		t.Errorf("%d of %d swept keys absent from the filter after the rebuild, want nearly all", absent, len(soon))
+	}
+	for _, k := range perm {
+		if got := screen1(l, "refusers", k); got != filter.ListPresent {
+			t.Fatalf("permanent key %d screened %v after the sweep", k, got)
+		}
+	}
+}
+
+// TestSweepReportsFailures: a store that cannot be read fails the sweep with
+// EUnavailable naming the list.
+func TestSweepReportsFailures(t *testing.T) {
+	f := store.NewFaulty(embedded.MustOpenTemp(t))
+	l := MustNew(t, f, Options{MinCapacity: 1000})
+	MustLoad(t, l, "refusers")
+	f.FailOn(store.MethodSweepList, nil)
+	_, err := l.Sweep(context.Background(), time.Now())
+	if filter.ErrorKind(err) != filter.EUnavailable || !strings.Contains(err.Error(), `"refusers"`) {
+		t.Fatalf("Sweep on a failing store = %v, want EUnavailable naming the list", err)
 	}
 }

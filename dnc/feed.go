@@ -47,7 +47,11 @@ func (l *Lists) ApplyAdded(name string, keys []uint64) {
 // list, as Remove does for this instance's removals: the filter keeps saying
 // "maybe" for them (the exact check says absent) and is rebuilt in the
 // background once removals pass a tenth of the list.
-func (l *Lists) ApplyRemoved(name string, n int) {
+func (l *Lists) ApplyRemoved(name string, n int) { l.countRemoved(name, n) }
+
+// countRemoved counts n keys removed from the named list and asks for a
+// rebuild once the removals pass a tenth of it.
+func (l *Lists) countRemoved(name string, n int) {
 	lst := (*l.reg.Load())[name]
 	if lst == nil || n <= 0 {
 		return

@@ -104,6 +104,18 @@ type ExpiringListStore interface {
 	// permanent; RemoveFromList removes the key and its expiry. EInvalid as
 	// AddToList, and for a zero expiresAt.
 	AddToListUntil(ctx context.Context, list string, keys []uint64, expiresAt time.Time) (added int, err error)
+	// SweepList removes the entries of the named list whose expiry is at or
+	// before before (they match nothing from their expiry on) and returns
+	// how many it removed. Each entry's expiry is read again in the atomic
+	// step that removes it, so an entry whose expiry moved later, or that
+	// became permanent, meanwhile stays. A sweep is a removal as
+	// RemoveFromList's: the count falls, UpdatedAt is set when something
+	// was removed, a change feed (Redis) records it. It works in steps (a
+	// transaction or script per page of entries): a failed call may have
+	// removed some, and sweeping again is safe. A list that does not exist
+	// or has no expiring entry removes nothing and is not created. EInvalid
+	// for an empty list name or a zero before.
+	SweepList(ctx context.Context, list string, before time.Time) (removed int, err error)
 }
 
 // ReassignedStore keeps what a reassigned-numbers feed says: the latest date

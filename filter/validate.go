@@ -123,6 +123,12 @@ func ValidateListExpiry(expiresAt time.Time) error {
 	return validateTime("expires_at", expiresAt)
 }
 
+// ValidateSweepBefore checks the instant up to which SweepList removes
+// expired list entries.
+func ValidateSweepBefore(before time.Time) error {
+	return validateTime("sweep before", before)
+}
+
 // ValidateDisconnects checks the rows of a reassigned-numbers feed.
 func ValidateDisconnects(ds []Disconnect) error {
 	for i, d := range ds {

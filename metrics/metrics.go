@@ -35,6 +35,7 @@ type Store struct {
 	// filter said "maybe"); confirmed splits them into present (a real hit)
 	// and absent (a false positive).
 	confirmed *prometheus.CounterVec // list, result
+	swept     *prometheus.CounterVec // list
 }
 
 var _ filter.Store = (*Store)(nil)
@@ -62,8 +63,12 @@ func InstrumentStore(st filter.Store, reg prometheus.Registerer) *Store {
 			Namespace: Namespace, Subsystem: "bloom", Name: "exact_lookups_total",
 			Help: "Exact list look-ups in the store after a bloom filter said \"maybe\" (or with exact lists), by list and result: present (a real hit) or absent (a false positive).",
 		}, []string{"list", "result"}),
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "list", Name: "entries_swept_total",
+			Help: "Expired list entries removed from the store by the periodic sweep, by list.",
+		}, []string{"list"}),
 	}
-	reg.MustRegister(s.calls, s.errors, s.duration, s.confirmed)
+	reg.MustRegister(s.calls, s.errors, s.duration, s.confirmed, s.swept)
 	return s
 }
 
@@ -101,6 +106,17 @@ func (s *Store) AddToListUntil(ctx context.Context, list string, keys []uint64, 
 	start := time.Now()
 	n, err := s.next.AddToListUntil(ctx, list, keys, expiresAt)
 	s.observe("AddToListUntil", start, err)
+	return n, err
+}
+
+// SweepList implements filter.Store.
+func (s *Store) SweepList(ctx context.Context, list string, before time.Time) (int, error) {
+	start := time.Now()
+	n, err := s.next.SweepList(ctx, list, before)
+	s.observe("SweepList", start, err)
+	if n > 0 {
+		s.swept.WithLabelValues(list).Add(float64(n))
+	}
 	return n, err
 }
 

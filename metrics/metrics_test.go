@@ -123,6 +123,16 @@ func TestInstrumentStoreLifecycle(t *testing.T) {
 		}
 	}
 	wantText(t, reg, `callfilter_store_errors_total{kind="unavailable",method="RecordOutcome"} 1`)
+
+	// A sweep past the expiry removes the entry and counts it by list.
+	if n, err := st.SweepList(ctx, "internal", until); err != nil || n != 1 {
+		t.Fatalf("SweepList = %d, %v; want 1, nil", n, err)
+	}
+	if n, err := st.SweepList(ctx, "internal", until); err != nil || n != 0 {
+		t.Fatalf("second SweepList = %d, %v; want 0, nil", n, err)
+	}
+	wantText(t, reg, `callfilter_list_entries_swept_total{list="internal"} 1`)
+	wantText(t, reg, `callfilter_store_calls_total{method="SweepList"} 2`)
 }
 
 // counter returns a collector of the one series name{label=value}, by

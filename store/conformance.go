@@ -67,6 +67,9 @@ type Suite struct {
 	// the process would, with a cleanup like Open's. Nil skips the durability
 	// tests; an implementation that keeps data on disk must provide it.
 	Reopen func(t *testing.T, s filter.Store) filter.Store
+	// Skip names tests of the suite ("Lists/SweepDense") to skip: for a run
+	// whose options make one needlessly slow that another run covers.
+	Skip []string
 }
 
 // Run runs the conformance suite against the stores open returns, without the
@@ -101,6 +104,9 @@ func (s Suite) Run(t *testing.T) {
 		{"Lists/ConcurrentAdds", testListConcurrent},
 		{"Lists/ExpiringEntries", testListExpiring},
 		{"Lists/ExpiringInvalid", testListExpiringInvalid},
+		{"Lists/Sweep", testListSweep},
+		{"Lists/SweepDense", testListSweepDense},
+		{"Lists/SweepInvalid", testListSweepInvalid},
 		{"Disconnects/Latest", testDisconnects},
 		{"Disconnects/Invalid", testDisconnectsInvalid},
 		{"Relationships/PolicyExpiry", testRelationshipPolicy},
@@ -132,7 +138,12 @@ func (s Suite) Run(t *testing.T) {
 		{"Context/Cancelled", testCancelled},
 		{"Closed", testClosed},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, s.Open(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			if slices.Contains(s.Skip, tc.name) {
+				t.Skip("store.Suite: skipped by Suite.Skip")
+			}
+			tc.fn(t, s.Open(t))
+		})
 	}
 	t.Run("Durability", func(t *testing.T) {
 		if s.Reopen == nil {
@@ -799,6 +810,133 @@ func testListExpiringInvalid(t *testing.T, st filter.Store) {
 	if _, ok := listInfo(t, st, "l"); ok {
 		t.Fatal("a rejected AddToListUntil created its list")
 	}
+}
+
+func testListSweep(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := expiring(t, st)
+	addUntil := func(list string, until time.Time, keys ...uint64) {
+		t.Helper()
+		_, err := x.AddToListUntil(ctx, list, keys, until)
+		must(t, err, "AddToListUntil")
+	}
+	sweep := func(list string, before time.Time) int {
+		t.Helper()
+		n, err := x.SweepList(ctx, list, before)
+		must(t, err, "SweepList "+list)
+		return n
+	}
+	t1, t2 := base.Add(180*24*time.Hour), base.Add(365*24*time.Hour)
+	const perm, later, madePerm = 8613800138000, 8613800138001, 8613800138002
+	// Expiring at t1: keys in several buckets, one of them shared with
+	// entries that stay.
+	var soon []uint64
+	for i := range uint64(40) {
+		soon = append(soon, 8613800138100+i*7, 12125550000+i*37, 13105550000+i)
+	}
+	slices.Sort(soon)
+	mustAdd(t, st, "refusers", perm)
+	addUntil("refusers", t1, soon...)
+	addUntil("refusers", t1, later, madePerm)
+	addUntil("refusers", t2, later) // moved later: stays
+	mustAdd(t, st, "refusers", madePerm)
+	addUntil("other", t1, soon[0], soon[1]) // another list's entries stay
+	before, _ := listInfo(t, st, "refusers")
+
+	if n := sweep("refusers", t1.Add(-time.Millisecond)); n != 0 {
+		t.Fatalf("SweepList before any expiry: removed %d, want 0", n)
+	}
+	if n := sweep("refusers", t1); n != len(soon) {
+		t.Fatalf("SweepList at the expiry: removed %d, want the %d entries expiring then", n, len(soon))
+	}
+	want := []uint64{perm, later, madePerm}
+	if got := scan(t, st, "refusers"); !slices.Equal(got, want) {
+		t.Fatalf("after the sweep ScanList gives %v, want %v", got, want)
+	}
+	li, _ := listInfo(t, st, "refusers")
+	if li.Count != int64(len(want)) {
+		t.Fatalf("after the sweep the count is %d, want %d", li.Count, len(want))
+	}
+	if li.UpdatedAt.Before(before.UpdatedAt) {
+		t.Fatalf("the sweep moved UpdatedAt back from %v to %v", before.UpdatedAt, li.UpdatedAt)
+	}
+	for _, k := range []uint64{soon[0], soon[len(soon)-1]} {
+		f := facts(t, st, filter.FactsQuery{Key: k, Lists: []string{"refusers", "other"}})
+		if f.Lists[0].State != filter.ListAbsent || !f.Lists[0].ExpiresAt.IsZero() {
+			t.Fatalf("swept key %d reads as %+v", k, f.Lists[0])
+		}
+		if k == soon[0] && (f.Lists[1].State != filter.ListPresent || !normTime(f.Lists[1].ExpiresAt).Equal(t1)) {
+			t.Fatalf("sweeping one list touched another's entry: %+v", f.Lists[1])
+		}
+	}
+	f := facts(t, st, filter.FactsQuery{Key: later, Lists: []string{"refusers"}})
+	if f.Lists[0].State != filter.ListPresent || !normTime(f.Lists[0].ExpiresAt).Equal(t2) {
+		t.Fatalf("an entry whose expiry moved later reads %+v after the sweep, want present until %v", f.Lists[0], t2)
+	}
+	if n := sweep("refusers", t1); n != 0 {
+		t.Fatalf("a second sweep removed %d, want 0", n)
+	}
+	// A swept key can come back, with its new expiry alone.
+	addUntil("refusers", t1.Add(time.Hour), soon[0])
+	f = facts(t, st, filter.FactsQuery{Key: soon[0], Lists: []string{"refusers"}})
+	if f.Lists[0].State != filter.ListPresent || !normTime(f.Lists[0].ExpiresAt).Equal(t1.Add(time.Hour)) {
+		t.Fatalf("a swept key added again reads %+v", f.Lists[0])
+	}
+	if n := sweep("refusers", t2); n != 2 {
+		t.Fatalf("SweepList at the last expiry: removed %d, want 2", n)
+	}
+	want = []uint64{perm, madePerm}
+	if got := scan(t, st, "refusers"); !slices.Equal(got, want) {
+		t.Fatalf("after the last sweep ScanList gives %v, want the permanent entries %v", got, want)
+	}
+	// The swept keys were really removed: adding them again counts them.
+	if n := mustAdd(t, st, "refusers", soon...); n != len(soon) {
+		t.Fatalf("adding the swept keys again added %d, want %d", n, len(soon))
+	}
+	if n := sweep("missing", t2); n != 0 {
+		t.Fatalf("SweepList of a missing list removed %d", n)
+	}
+	if _, ok := listInfo(t, st, "missing"); ok {
+		t.Fatal("SweepList created the list it swept")
+	}
+}
+
+// testListSweepDense sweeps a bucket dense enough to be kept as a bitmap
+// (more than ~41,666 entries in one million-number range), all expiring,
+// beside a few permanent ones.
+func testListSweepDense(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := expiring(t, st)
+	const n = 45_000
+	keys := make([]uint64, n)
+	for i := range keys {
+		keys[i] = 12125000000 + uint64(i)*20
+	}
+	if _, err := x.AddToListUntil(ctx, "dense", keys, base); err != nil {
+		t.Fatalf("AddToListUntil: %v", err)
+	}
+	stay := []uint64{12125000001, 12125999999}
+	mustAdd(t, st, "dense", stay...)
+	removed, err := x.SweepList(ctx, "dense", base)
+	must(t, err, "SweepList")
+	if removed != n {
+		t.Fatalf("SweepList of a dense bucket removed %d, want %d", removed, n)
+	}
+	if got := scan(t, st, "dense"); !slices.Equal(got, stay) {
+		t.Fatalf("after the sweep ScanList gives %d keys (%v…), want %v", len(got), got[:min(len(got), 4)], stay)
+	}
+	if li, _ := listInfo(t, st, "dense"); li.Count != int64(len(stay)) {
+		t.Fatalf("after the sweep the count is %d, want %d", li.Count, len(stay))
+	}
+}
+
+func testListSweepInvalid(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	x := expiring(t, st)
+	_, err := x.SweepList(ctx, "", base)
+	wantKind(t, err, filter.EInvalid, "SweepList with no list name")
+	_, err = x.SweepList(ctx, "l", time.Time{})
+	wantKind(t, err, filter.EInvalid, "SweepList with a zero before")
 }
 
 func testDisconnects(t *testing.T, st filter.Store) {
@@ -1581,6 +1719,10 @@ func calls(st filter.Store) map[string]func(ctx context.Context) error {
 	if x, ok := st.(filter.ExpiringListStore); ok {
 		m["AddToListUntil"] = func(ctx context.Context) error {
 			_, err := x.AddToListUntil(ctx, "l", []uint64{43}, base)
+			return err
+		}
+		m["SweepList"] = func(ctx context.Context) error {
+			_, err := x.SweepList(ctx, "l", base)
 			return err
 		}
 	}

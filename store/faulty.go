@@ -37,6 +37,7 @@ const (
 	MethodSetListSource   = "SetListSource"
 	MethodReplaceList     = "ReplaceList"
 	MethodDeleteList      = "DeleteList"
+	MethodSweepList       = "SweepList"
 )
 
 var methods = []string{
@@ -44,7 +45,7 @@ var methods = []string{
 	MethodReserve, MethodPutConsent, MethodRevoke, MethodPutRelationship,
 	MethodPutKey, MethodKeyByHash, MethodKeys, MethodDeleteKey, MethodClose,
 	MethodAddToListUntil, MethodPutDisconnects, MethodRecordOutcome, MethodSetListSource,
-	MethodReplaceList, MethodDeleteList,
+	MethodReplaceList, MethodDeleteList, MethodSweepList,
 }
 
 var _ filter.Store = (*Faulty)(nil)
@@ -196,6 +197,14 @@ func (f *Faulty) AddToListUntil(ctx context.Context, list string, keys []uint64,
 		return 0, err
 	}
 	return f.inner.AddToListUntil(ctx, list, keys, expiresAt)
+}
+
+// SweepList implements filter.ExpiringListStore.
+func (f *Faulty) SweepList(ctx context.Context, list string, before time.Time) (int, error) {
+	if err := f.enter(ctx, MethodSweepList); err != nil {
+		return 0, err
+	}
+	return f.inner.SweepList(ctx, list, before)
 }
 
 // PutDisconnects implements filter.ReassignedStore.

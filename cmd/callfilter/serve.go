@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -187,6 +188,12 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() {
 		defer m.wg.Done()
 		m.svc.WatchRules(ctx, rulesPollInterval, m.log)
+	}()
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.svc.SweepLists(ctx, cmp.Or(time.Duration(m.cfg.Lists.SweepInterval), service.DefaultSweepInterval), m.log)
 	}()
 
 	m.wg.Add(1)

@@ -357,51 +357,14 @@ func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) 
 
 func (s *Store) removeChunk(ctx context.Context, list string, keys []uint64, w *listWriter) (int, error) {
 	var removed int
-	err := s.update(ctx, "remove from list", func(tx *bolt.Tx) error {
-		removed = 0
+	err := s.update(ctx, "remove from list", func(tx *bolt.Tx) (err error) {
 		w.arena = w.arena[:0]
 		b := listBucket(tx, list)
 		if b == nil {
+			removed = 0
 			return nil
 		}
-		x := expiries{list: b}
-		var kb [8]byte
-		c := b.Cursor()
-		for rest := keys; len(rest) > 0; {
-			var blk uint64
-			var offs []uint32
-			blk, offs, rest = w.group(rest)
-			bk := blockKey(&kb, blk)
-			old, err := seekBlock(c, bk)
-			if err != nil {
-				return err
-			}
-			if old == nil || !blockHasAny(old, offs) {
-				continue
-			}
-			var flags byte
-			if blockExpires(old) {
-				if flags, err = x.clear(blk, offs); err != nil {
-					return err
-				}
-			}
-			start := len(w.arena)
-			out, n, empty, ok := appendBlockRemove(w.arena, old, offs, flags)
-			if !ok {
-				return errCorrupt("list block")
-			}
-			if empty {
-				err = b.Delete(bk)
-			} else {
-				w.arena = out
-				err = b.Put(bk, out[start:len(out):len(out)])
-			}
-			if err != nil {
-				return err
-			}
-			removed += n
-		}
-		if err := x.tidy(); err != nil {
+		if removed, err = removeIn(b, keys, w); err != nil {
 			return err
 		}
 		return s.touchList(tx, list, -int64(removed), s.opts.Now())
@@ -410,6 +373,106 @@ func (s *Store) removeChunk(ctx context.Context, list string, keys []uint64, w *
 		return 0, err
 	}
 	return removed, nil
+}
+
+// removeIn removes the ascending, unique keys, with their expiries, from the
+// list bucket b, and returns how many were there; the caller updates the
+// list's meta in the same transaction.
+func removeIn(b *bolt.Bucket, keys []uint64, w *listWriter) (removed int, _ error) {
+	x := expiries{list: b}
+	var kb [8]byte
+	c := b.Cursor()
+	for rest := keys; len(rest) > 0; {
+		var blk uint64
+		var offs []uint32
+		blk, offs, rest = w.group(rest)
+		bk := blockKey(&kb, blk)
+		old, err := seekBlock(c, bk)
+		if err != nil {
+			return 0, err
+		}
+		if old == nil || !blockHasAny(old, offs) {
+			continue
+		}
+		var flags byte
+		if blockExpires(old) {
+			if flags, err = x.clear(blk, offs); err != nil {
+				return 0, err
+			}
+		}
+		start := len(w.arena)
+		out, n, empty, ok := appendBlockRemove(w.arena, old, offs, flags)
+		if !ok {
+			return 0, errCorrupt("list block")
+		}
+		if empty {
+			err = b.Delete(bk)
+		} else {
+			w.arena = out
+			err = b.Put(bk, out[start:len(out):len(out)])
+		}
+		if err != nil {
+			return 0, err
+		}
+		removed += n
+	}
+	return removed, x.tidy()
+}
+
+// SweepList removes the list's entries whose expiry is at or before before.
+// Each transaction reads up to Options.ListChunk expired keys from the list's
+// expiry bucket and removes them (removeIn), so what it removes is what the
+// bucket says in that same transaction; the next one resumes after the last
+// key read.
+func (s *Store) SweepList(ctx context.Context, list string, before time.Time) (int, error) {
+	if err := cmp.Or(checkList(list), filter.ValidateSweepBefore(before)); err != nil {
+		return 0, err
+	}
+	cut := uint64(max(before.UnixMilli(), 0))
+	w := getListWriter()
+	defer putListWriter(w)
+	var keys []uint64
+	var from uint64 // the smallest key the next transaction looks at
+	removed := 0
+	for {
+		more, n := false, 0
+		err := s.update(ctx, "sweep list", func(tx *bolt.Tx) (err error) {
+			w.arena, keys, more, n = w.arena[:0], keys[:0], false, 0
+			b := listBucket(tx, list)
+			if b == nil || b.Bucket(expiryBucket) == nil {
+				return nil
+			}
+			var kb [8]byte
+			c := b.Bucket(expiryBucket).Cursor()
+			for k, v := c.Seek(listKey(&kb, from)); k != nil; k, v = c.Next() {
+				if len(k) != 8 || len(v) != 8 {
+					return errCorrupt("list expiry")
+				}
+				if binary.BigEndian.Uint64(v) > cut {
+					continue
+				}
+				if len(keys) == s.opts.ListChunk {
+					from, more = binary.BigEndian.Uint64(k), true
+					break
+				}
+				keys = append(keys, binary.BigEndian.Uint64(k))
+			}
+			if len(keys) == 0 {
+				return nil
+			}
+			if n, err = removeIn(b, keys, w); err != nil || n == 0 {
+				return err
+			}
+			return s.touchList(tx, list, -int64(n), s.opts.Now())
+		})
+		if err != nil {
+			return removed, err
+		}
+		removed += n
+		if !more {
+			return removed, nil
+		}
+	}
 }
 
 // ScanList calls fn with every key of the named list in ascending order,

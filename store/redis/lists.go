@@ -45,11 +45,17 @@ func (s *Store) AddToList(ctx context.Context, list string, keys []uint64) (int,
 	if err := s.rdb.SAdd(ctx, s.k.lists(), list).Err(); err != nil {
 		return 0, fail(ctx, op, err)
 	}
+	// A permanent add makes an expiring entry permanent. Before the add too:
+	// a SweepList between the add and the clear would otherwise remove a
+	// present key whose old expiry had passed, undoing the acknowledged add.
+	// After it, for an AddToListUntil of the key that ran meanwhile.
+	if err := s.clearExpiries(ctx, op, list, keys); err != nil {
+		return 0, err
+	}
 	added, err := s.runListScript(ctx, op, addScript, list, keys)
 	if err != nil {
 		return added, err
 	}
-	// A permanent add makes an expiring entry permanent.
 	if err := s.clearExpiries(ctx, op, list, keys); err != nil {
 		return added, err
 	}
@@ -170,6 +176,115 @@ func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) 
 		return removed, err
 	}
 	return removed, s.replicated(ctx, op)
+}
+
+// sweepPage is how many expiry fields SweepList asks each HSCAN for, and the
+// most candidates one sweepScript call carries.
+const sweepPage = 1000
+
+// SweepList removes the entries of the named list whose expiry is at or
+// before before (to the millisecond) and returns how many it removed. For
+// each bucket in the list's expiry registry it reads the expiry hash with
+// HSCAN and passes each page's expired offsets to sweepScript, which reads
+// them again and removes them as removeScript does, feed entry included, in
+// one atomic step. A failure leaves the earlier pages swept; sweeping again
+// is safe. EInvalid for a bad list name or a zero before.
+func (s *Store) SweepList(ctx context.Context, list string, before time.Time) (int, error) {
+	const op = "sweep list"
+	if err := cmp.Or(checkList(list), filter.ValidateSweepBefore(before)); err != nil {
+		return 0, err
+	}
+	if err := s.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	raw, err := s.rdb.SMembers(ctx, s.k.listExpiryBuckets(list)).Result()
+	if err != nil {
+		return 0, fail(ctx, op, err)
+	}
+	buckets := make([]uint64, len(raw))
+	for i, r := range raw {
+		if buckets[i], err = strconv.ParseUint(r, 10, 64); err != nil {
+			return 0, errCorrupt("list expiry buckets")
+		}
+	}
+	slices.Sort(buckets)
+	limit := ms(before)
+	total, ran := 0, false
+	sweep := func(bucket uint64, offs []uint64) error {
+		ks, args := s.sweepCall(list, bucket, limit, offs)
+		n, err := sweepScript.Run(ctx, s.rdb, ks, args...).Int()
+		if err != nil {
+			return fail(ctx, op, err)
+		}
+		total, ran = total+n, true
+		return nil
+	}
+	for _, bucket := range buckets {
+		xkey := s.k.listExpiries(list, bucket)
+		var cursor uint64
+		seen := false
+		for {
+			if err := s.begin(ctx, op); err != nil {
+				return total, err
+			}
+			kvs, next, err := s.rdb.HScan(ctx, xkey, cursor, "", sweepPage).Result()
+			if err != nil {
+				return total, fail(ctx, op, err)
+			}
+			var cand []uint64
+			for i := 0; i+1 < len(kvs); i += 2 {
+				seen = true
+				m, err1 := strconv.ParseUint(kvs[i], 10, 64)
+				exp, err2 := strconv.ParseInt(kvs[i+1], 10, 64)
+				if err1 != nil || err2 != nil || m >= bucketSize {
+					return total, errCorrupt("list expiry")
+				}
+				if exp <= limit {
+					cand = append(cand, m)
+				}
+			}
+			// HSCAN may return a field twice: the script wants offsets
+			// ascending and unique (a field swept already is skipped there).
+			cand = slices.Compact(slices.Sorted(slices.Values(cand)))
+			for len(cand) > 0 {
+				part := cand[:min(len(cand), sweepPage)]
+				cand = cand[len(part):]
+				if err := sweep(bucket, part); err != nil {
+					return total, err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		// A registered bucket without expiry hash (emptied by
+		// clearExpiries, which leaves the registry) leaves the registry in
+		// the script, atomically with a check that no expiry came back.
+		if !seen {
+			if err := sweep(bucket, nil); err != nil {
+				return total, err
+			}
+		}
+	}
+	if !ran {
+		return total, nil
+	}
+	return total, s.replicated(ctx, op)
+}
+
+// sweepCall is the KEYS and ARGV of one sweepScript call: the candidates
+// offs (ascending, unique) of bucket, expired at limit (Unix ms).
+func (s *Store) sweepCall(list string, bucket uint64, limit int64, offs []uint64) ([]string, []any) {
+	ks := []string{s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list),
+		s.k.listOp(list, newEpoch()), // one per call: a retry of it finds its result
+		s.k.listBucket(list, bucket), s.k.listExpiries(list, bucket), s.k.listExpiryBuckets(list)}
+	args := make([]any, 0, 6+len(offs))
+	args = append(args, strconv.FormatInt(ms(time.Now()), 10), newEpoch(), strconv.FormatInt(s.feedMaxLen, 10),
+		strconv.FormatInt(listOpTTL.Milliseconds(), 10), strconv.FormatInt(limit, 10), strconv.FormatUint(bucket, 10))
+	for _, m := range offs {
+		args = append(args, strconv.FormatUint(m, 10))
+	}
+	return ks, args
 }
 
 // runListScript runs addScript or removeScript over keys, grouped by bucket,

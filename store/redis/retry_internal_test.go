@@ -93,3 +93,49 @@ func TestWriteScriptsRetryIdempotent(t *testing.T) {
 		t.Fatalf("audit log holds %d records (%v), want 1", n, err)
 	}
 }
+
+// TestSweepRetryIsIdempotent: a retry of a sweepScript call (same op-result
+// key) returns the first run's count and removes nothing more: the feed gets
+// one entry of op "r", and the count falls once.
+func TestSweepRetryIsIdempotent(t *testing.T) {
+	s := openInternal(t)
+	ctx := t.Context()
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	keys := []uint64{12125550001, 12125550002, 12125550003}
+	if _, err := s.AddToListUntil(ctx, "l", keys, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddToList(ctx, "l", []uint64{12125550004}); err != nil {
+		t.Fatal(err)
+	}
+	feedLen := func() int64 {
+		t.Helper()
+		n, err := s.rdb.XLen(ctx, s.k.listFeed("l")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	entries := feedLen()
+	ks, args := s.sweepCall("l", 12125, ms(at), []uint64{550001, 550002, 550003})
+	for run := range 2 {
+		n, err := sweepScript.Run(ctx, s.rdb, ks, args...).Int()
+		if err != nil || n != len(keys) {
+			t.Fatalf("run %d of one call: %d, %v; want %d", run+1, n, err, len(keys))
+		}
+	}
+	if got := feedLen(); got != entries+1 {
+		t.Fatalf("the call and its retry wrote %d feed entries, want 1", got-entries)
+	}
+	if c, err := s.rdb.HGet(ctx, s.k.listMeta("l"), "count").Int(); err != nil || c != 1 {
+		t.Fatalf("count %d (%v) after the sweep, want 1", c, err)
+	}
+	// Another call finds nothing to sweep and writes no entry.
+	ks2, args2 := s.sweepCall("l", 12125, ms(at), []uint64{550001, 550002, 550003})
+	if n, err := sweepScript.Run(ctx, s.rdb, ks2, args2...).Int(); err != nil || n != 0 {
+		t.Fatalf("another call after the sweep: %d, %v; want 0", n, err)
+	}
+	if got := feedLen(); got != entries+1 {
+		t.Fatalf("a sweep that removed nothing wrote a feed entry")
+	}
+}

@@ -97,6 +97,66 @@ local function topacked(key, bm)
   end
   redis.call('SET', key, table.concat(out))
 end
+-- removeoffs removes the offsets offs (ascending, unique) from the bucket
+-- key, numbered bucket, of the list whose buckets sorted set is zkey: a
+-- bitmap left sparse becomes packed, an emptied bucket is deleted and leaves
+-- zkey. Returns how many of offs were there.
+local function removeoffs(key, zkey, bucket, offs)
+  local cur = redis.call('GET', key)
+  local gone = 0
+  if cur and #cur == BITMAP then
+    for _, m in ipairs(offs) do
+      gone = gone + redis.call('SETBIT', key, m, 0)
+    end
+    if gone > 0 then
+      local left = redis.call('BITCOUNT', key)
+      if left == 0 then
+        redis.call('DEL', key)
+      elseif left < MAXPACKED / 4 then
+        topacked(key, redis.call('GET', key))
+      end
+    end
+  elseif cur then
+    local n = #cur / 3
+    local parts, pos = {}, 0
+    for _, m in ipairs(offs) do
+      local j = lower(cur, n, pos, m)
+      if j < n and dec(cur, j) == m then
+        parts[#parts + 1] = string.sub(cur, 3 * pos + 1, 3 * j)
+        pos = j + 1
+        gone = gone + 1
+      end
+    end
+    if gone > 0 then
+      if gone == n then
+        redis.call('DEL', key)
+      else
+        parts[#parts + 1] = string.sub(cur, 3 * pos + 1)
+        redis.call('SET', key, table.concat(parts))
+      end
+    end
+  end
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', zkey, bucket)
+  end
+  return gone
+end
+-- noteremoved records in the list's meta and feed that removed keys left
+-- it: the count falls and, when removed > 0, an entry of op "r" (see
+-- removeScript) is appended and updated set to now. touch sets updated even
+-- when nothing was removed (RemoveFromList does; a sweep does not).
+local function noteremoved(meta, feed, removed, now, epoch, maxlen, touch)
+  if removed > 0 then
+    redis.call('HINCRBY', meta, 'count', 0 - removed)
+    redis.call('HSETNX', meta, 'epoch', epoch)
+    local seq = redis.call('HINCRBY', meta, 'seq', 1)
+    local e = redis.call('HGET', meta, 'epoch')
+    redis.call('XADD', feed, 'MAXLEN', '~', maxlen, '*', 's', seq, 'e', e, 'op', 'r', 'n', removed)
+  end
+  if removed > 0 or touch then
+    redis.call('HSET', meta, 'updated', now)
+  end
+end
 `
 
 // addScript adds keys to a list and keeps its meta in step, and appends the
@@ -194,55 +254,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local removed = 0
 for i = 5, #KEYS do
-  local key = KEYS[i]
   local bucket, offs = parse(ARGV[i])
-  local cur = redis.call('GET', key)
-  local gone = 0
-  if cur and #cur == BITMAP then
-    for _, m in ipairs(offs) do
-      gone = gone + redis.call('SETBIT', key, m, 0)
-    end
-    if gone > 0 then
-      local left = redis.call('BITCOUNT', key)
-      if left == 0 then
-        redis.call('DEL', key)
-      elseif left < MAXPACKED / 4 then
-        topacked(key, redis.call('GET', key))
-      end
-    end
-  elseif cur then
-    local n = #cur / 3
-    local parts, pos = {}, 0
-    for _, m in ipairs(offs) do
-      local j = lower(cur, n, pos, m)
-      if j < n and dec(cur, j) == m then
-        parts[#parts + 1] = string.sub(cur, 3 * pos + 1, 3 * j)
-        pos = j + 1
-        gone = gone + 1
-      end
-    end
-    if gone > 0 then
-      if gone == n then
-        redis.call('DEL', key)
-      else
-        parts[#parts + 1] = string.sub(cur, 3 * pos + 1)
-        redis.call('SET', key, table.concat(parts))
-      end
-    end
-  end
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('ZREM', KEYS[2], bucket)
-  end
-  removed = removed + gone
+  removed = removed + removeoffs(KEYS[i], KEYS[2], bucket, offs)
 end
-if removed > 0 then
-  redis.call('HINCRBY', KEYS[1], 'count', 0 - removed)
-  redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
-  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-  local epoch = redis.call('HGET', KEYS[1], 'epoch')
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'e', epoch, 'op', 'r', 'n', removed)
-end
-redis.call('HSET', KEYS[1], 'updated', ARGV[1])
+noteremoved(KEYS[1], KEYS[3], removed, ARGV[1], ARGV[2], ARGV[3], true)
 redis.call('SET', KEYS[4], removed, 'PX', ARGV[4])
 return removed
 `)
