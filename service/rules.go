@@ -229,6 +229,15 @@ func (s *Service) RulesVersion(ctx context.Context, v string) (filter.RulesRevis
 // instance's edit) in force, until ctx is done. Run it in a goroutine the
 // caller owns.
 func (s *Service) WatchRules(ctx context.Context, every time.Duration, log *slog.Logger) {
+	runEvery(ctx, every, func() {
+		if err := s.pollRules(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("rules poll failed; the rules in force stay", "err", err)
+		}
+	})
+}
+
+// runEvery calls fn every interval until ctx is done.
+func runEvery(ctx context.Context, every time.Duration, fn func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -237,9 +246,7 @@ func (s *Service) WatchRules(ctx context.Context, every time.Duration, log *slog
 			return
 		case <-t.C:
 		}
-		if err := s.pollRules(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("rules poll failed; the rules in force stay", "err", err)
-		}
+		fn()
 	}
 }
 

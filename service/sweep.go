@@ -22,16 +22,7 @@ const DefaultSweepInterval = time.Hour
 // what another instance swept first removes nothing. Run it in a goroutine
 // the caller owns.
 func (s *Service) SweepLists(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.sweepLists(ctx, log)
-	}
+	runEvery(ctx, every, func() { s.sweepLists(ctx, log) })
 }
 
 // SweepActor is the audit trail's actor of the sweep's removals.
