@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"callfilter/filter"
+	"callfilter/store"
 	"callfilter/store/embedded"
 )
 
@@ -115,4 +116,9 @@ func BenchmarkAddToList(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/key")
 	b.ReportMetric(float64(added)/float64(b.N), "added/op")
+}
+
+// BenchmarkSweepList: store.BenchSweep of 100k expired entries.
+func BenchmarkSweepList(b *testing.B) {
+	store.BenchSweep(b, mustOpen(b, filepath.Join(b.TempDir(), "callfilter.db"), embedded.Options{}), 100_000)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"callfilter/filter"
+	"callfilter/store"
 	cfredis "callfilter/store/redis"
 	"callfilter/store/redis/redistest"
 )
@@ -105,4 +106,10 @@ func BenchmarkWaitReplicas(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSweepList: store.BenchSweep of 100k expired entries on the
+// standalone test server.
+func BenchmarkSweepList(b *testing.B) {
+	store.BenchSweep(b, MustOpenStandalone(b), 100_000)
 }

@@ -178,17 +178,29 @@ func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) 
 	return removed, s.replicated(ctx, op)
 }
 
-// sweepPage is how many expiry fields SweepList asks each HSCAN for, and the
-// most candidates one sweepScript call carries.
-const sweepPage = 1000
+// sweepPage is how many expiry fields SweepList asks each HSCAN for, and
+// about the most candidates one sweepScript call carries; sweepBuckets is
+// the most buckets one pipeline of HSCANs reads and one call sweeps.
+const (
+	sweepPage    = 1000
+	sweepBuckets = 128
+)
+
+// sweepBucket is one bucket's part of a sweepScript call: the offsets whose
+// expiry HSCAN read as passed.
+type sweepBucket struct {
+	bucket uint64
+	offs   []uint64
+}
 
 // SweepList removes the entries of the named list whose expiry is at or
-// before before (to the millisecond) and returns how many it removed. For
-// each bucket in the list's expiry registry it reads the expiry hash with
-// HSCAN and passes each page's expired offsets to sweepScript, which reads
-// them again and removes them as removeScript does, feed entry included, in
-// one atomic step. A failure leaves the earlier pages swept; sweeping again
-// is safe. EInvalid for a bad list name or a zero before.
+// before before (to the millisecond) and returns how many it removed. It
+// reads the buckets in the list's expiry registry sweepBuckets at a time,
+// the first HSCAN page of each in one pipeline (a small hash comes whole),
+// and passes their expired offsets to sweepScript, which reads each expiry
+// again and removes them as removeScript does, feed entry included, in one
+// atomic step per call. A failure leaves the earlier calls' sweeps done;
+// sweeping again is safe. EInvalid for a bad list name or a zero before.
 func (s *Store) SweepList(ctx context.Context, list string, before time.Time) (int, error) {
 	const op = "sweep list"
 	if err := cmp.Or(checkList(list), filter.ValidateSweepBefore(before)); err != nil {
@@ -210,61 +222,79 @@ func (s *Store) SweepList(ctx context.Context, list string, before time.Time) (i
 	slices.Sort(buckets)
 	limit := ms(before)
 	total, ran := 0, false
-	sweep := func(bucket uint64, offs []uint64) error {
-		ks, args := s.sweepCall(list, bucket, limit, offs)
+	var batch []sweepBucket
+	pending := 0 // candidates in batch
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ks, args := s.sweepCall(list, limit, batch)
 		n, err := sweepScript.Run(ctx, s.rdb, ks, args...).Int()
 		if err != nil {
 			return fail(ctx, op, err)
 		}
-		total, ran = total+n, true
+		total, ran, batch, pending = total+n, true, batch[:0], 0
 		return nil
 	}
-	for _, bucket := range buckets {
-		xkey := s.k.listExpiries(list, bucket)
-		var cursor uint64
-		seen := false
-		for {
-			if err := s.begin(ctx, op); err != nil {
-				return total, err
+	// add queues a bucket's candidates, in calls of about sweepPage. A
+	// bucket with none (its expiry hash is gone) still goes once: the script
+	// takes it out of the registry.
+	add := func(bucket uint64, offs []uint64) error {
+		for first := true; first || len(offs) > 0; first = false {
+			part := offs[:min(len(offs), sweepPage)]
+			offs = offs[len(part):]
+			if len(batch) == sweepBuckets || (pending > 0 && pending+len(part) > sweepPage) {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
-			kvs, next, err := s.rdb.HScan(ctx, xkey, cursor, "", sweepPage).Result()
-			if err != nil {
-				return total, fail(ctx, op, err)
-			}
+			batch = append(batch, sweepBucket{bucket, part})
+			pending += len(part)
+		}
+		return nil
+	}
+	for group := range slices.Chunk(buckets, sweepBuckets) {
+		if err := s.begin(ctx, op); err != nil {
+			return total, err
+		}
+		pipe := s.rdb.Pipeline()
+		scans := make([]*goredis.ScanCmd, len(group))
+		for i, bucket := range group {
+			scans[i] = pipe.HScan(ctx, s.k.listExpiries(list, bucket), 0, "", sweepPage)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return total, fail(ctx, op, err)
+		}
+		for i, bucket := range group {
+			kvs, cursor, err := scans[i].Result()
 			var cand []uint64
-			for i := 0; i+1 < len(kvs); i += 2 {
-				seen = true
-				m, err1 := strconv.ParseUint(kvs[i], 10, 64)
-				exp, err2 := strconv.ParseInt(kvs[i+1], 10, 64)
-				if err1 != nil || err2 != nil || m >= bucketSize {
-					return total, errCorrupt("list expiry")
+			seen := false // the hash has fields
+			for {
+				if err != nil {
+					return total, fail(ctx, op, err)
 				}
-				if exp <= limit {
-					cand = append(cand, m)
-				}
-			}
-			// HSCAN may return a field twice: the script wants offsets
-			// ascending and unique (a field swept already is skipped there).
-			cand = slices.Compact(slices.Sorted(slices.Values(cand)))
-			for len(cand) > 0 {
-				part := cand[:min(len(cand), sweepPage)]
-				cand = cand[len(part):]
-				if err := sweep(bucket, part); err != nil {
+				seen = seen || len(kvs) > 0
+				if cand, err = expiredFields(cand, kvs, limit); err != nil {
 					return total, err
 				}
+				if cursor == 0 {
+					break
+				}
+				kvs, cursor, err = s.rdb.HScan(ctx, s.k.listExpiries(list, bucket), cursor, "", sweepPage).Result()
 			}
-			if cursor = next; cursor == 0 {
-				break
+			if len(cand) == 0 && seen {
+				continue // nothing expired yet: nothing to write
 			}
-		}
-		// A registered bucket without expiry hash (emptied by
-		// clearExpiries, which leaves the registry) leaves the registry in
-		// the script, atomically with a check that no expiry came back.
-		if !seen {
-			if err := sweep(bucket, nil); err != nil {
+			// HSCAN may return a field twice: the script wants offsets
+			// ascending and unique.
+			slices.Sort(cand)
+			if err := add(bucket, slices.Compact(cand)); err != nil {
 				return total, err
 			}
 		}
+	}
+	if err := flush(); err != nil {
+		return total, err
 	}
 	if !ran {
 		return total, nil
@@ -272,17 +302,41 @@ func (s *Store) SweepList(ctx context.Context, list string, before time.Time) (i
 	return total, s.replicated(ctx, op)
 }
 
-// sweepCall is the KEYS and ARGV of one sweepScript call: the candidates
-// offs (ascending, unique) of bucket, expired at limit (Unix ms).
-func (s *Store) sweepCall(list string, bucket uint64, limit int64, offs []uint64) ([]string, []any) {
-	ks := []string{s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list),
+// expiredFields appends to cand the offsets among HSCAN's field/value pairs
+// kvs whose expiry (Unix ms) is at or before limit.
+func expiredFields(cand []uint64, kvs []string, limit int64) ([]uint64, error) {
+	for i := 0; i+1 < len(kvs); i += 2 {
+		m, err1 := strconv.ParseUint(kvs[i], 10, 64)
+		exp, err2 := strconv.ParseInt(kvs[i+1], 10, 64)
+		if err1 != nil || err2 != nil || m >= bucketSize {
+			return cand, errCorrupt("list expiry")
+		}
+		if exp <= limit {
+			cand = append(cand, m)
+		}
+	}
+	return cand, nil
+}
+
+// sweepCall is the KEYS and ARGV of one sweepScript call over batch, whose
+// offsets expired at limit (Unix ms).
+func (s *Store) sweepCall(list string, limit int64, batch []sweepBucket) ([]string, []any) {
+	ks := make([]string, 0, 5+2*len(batch))
+	ks = append(ks, s.k.listMeta(list), s.k.listBuckets(list), s.k.listFeed(list),
 		s.k.listOp(list, newEpoch()), // one per call: a retry of it finds its result
-		s.k.listBucket(list, bucket), s.k.listExpiries(list, bucket), s.k.listExpiryBuckets(list)}
-	args := make([]any, 0, 6+len(offs))
+		s.k.listExpiryBuckets(list))
+	args := make([]any, 0, 5+len(batch))
 	args = append(args, strconv.FormatInt(ms(time.Now()), 10), newEpoch(), strconv.FormatInt(s.feedMaxLen, 10),
-		strconv.FormatInt(listOpTTL.Milliseconds(), 10), strconv.FormatInt(limit, 10), strconv.FormatUint(bucket, 10))
-	for _, m := range offs {
-		args = append(args, strconv.FormatUint(m, 10))
+		strconv.FormatInt(listOpTTL.Milliseconds(), 10), strconv.FormatInt(limit, 10))
+	var b []byte
+	for _, sb := range batch {
+		ks = append(ks, s.k.listBucket(list, sb.bucket), s.k.listExpiries(list, sb.bucket))
+		b = strconv.AppendUint(b[:0], sb.bucket, 10)
+		for _, m := range sb.offs {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, m, 10)
+		}
+		args = append(args, string(b))
 	}
 	return ks, args
 }

@@ -117,7 +117,7 @@ func TestSweepRetryIsIdempotent(t *testing.T) {
 		return n
 	}
 	entries := feedLen()
-	ks, args := s.sweepCall("l", 12125, ms(at), []uint64{550001, 550002, 550003})
+	ks, args := s.sweepCall("l", ms(at), []sweepBucket{{12125, []uint64{550001, 550002, 550003}}})
 	for run := range 2 {
 		n, err := sweepScript.Run(ctx, s.rdb, ks, args...).Int()
 		if err != nil || n != len(keys) {
@@ -131,7 +131,7 @@ func TestSweepRetryIsIdempotent(t *testing.T) {
 		t.Fatalf("count %d (%v) after the sweep, want 1", c, err)
 	}
 	// Another call finds nothing to sweep and writes no entry.
-	ks2, args2 := s.sweepCall("l", 12125, ms(at), []uint64{550001, 550002, 550003})
+	ks2, args2 := s.sweepCall("l", ms(at), []sweepBucket{{12125, []uint64{550001, 550002, 550003}}})
 	if n, err := sweepScript.Run(ctx, s.rdb, ks2, args2...).Int(); err != nil || n != 0 {
 		t.Fatalf("another call after the sweep: %d, %v; want 0", n, err)
 	}

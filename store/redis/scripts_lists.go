@@ -235,31 +235,31 @@ redis.call('SET', KEYS[5], '1', 'PX', ARGV[4])
 return '1'
 `)
 
-// sweepScript removes the expired entries of one bucket of a list (SweepList
-// passes the candidates it read with HSCAN): each offset's expiry is read
-// again here, so an entry whose expiry moved later since, or that became
-// permanent (its field deleted), stays. The swept entries leave the bucket as
-// removeScript's keys do (removeoffs), and the removal is recorded as
-// removeScript records it (noteremoved; updated only when something was
+// sweepScript removes the expired entries of some buckets of a list
+// (SweepList passes the candidates it read with HSCAN): each offset's expiry
+// is read again here, so an entry whose expiry moved later since, or that
+// became permanent (its field deleted), stays. The swept entries leave their
+// bucket as removeScript's keys do (removeoffs), and the removal is recorded
+// as removeScript records it (noteremoved; updated only when something was
 // removed). Their expiry fields are deleted, also one whose key is not in
 // the bucket (left by a crash between expireScript and the add: it counts
 // nothing); a bucket whose expiry hash is gone leaves the registry. A list
 // whose meta hash does not exist is left alone.
 //
-//	KEYS[1]  list meta hash
-//	KEYS[2]  list buckets sorted set
-//	KEYS[3]  list change feed (stream)
-//	KEYS[4]  this call's result (see addScript)
-//	KEYS[5]  the bucket
-//	KEYS[6]  the bucket's expiry hash (offset → Unix ms)
-//	KEYS[7]  the list's registry of buckets with expiries (set)
-//	ARGV[1]  now, Unix ms
-//	ARGV[2]  a random epoch, used only if the meta has none yet
-//	ARGV[3]  the feed's approximate maximum length
-//	ARGV[4]  how long KEYS[4] is kept, ms
-//	ARGV[5]  before, Unix ms: entries expiring at or before it go
-//	ARGV[6]  the bucket's number
-//	ARGV[7…] candidate offsets, ascending, without repeats
+//	KEYS[1]      list meta hash
+//	KEYS[2]      list buckets sorted set
+//	KEYS[3]      list change feed (stream)
+//	KEYS[4]      this call's result (see addScript)
+//	KEYS[5]      the list's registry of buckets with expiries (set)
+//	KEYS[4+2i]   bucket i (i ≥ 1)
+//	KEYS[5+2i]   bucket i's expiry hash (offset → Unix ms)
+//	ARGV[1]      now, Unix ms
+//	ARGV[2]      a random epoch, used only if the meta has none yet
+//	ARGV[3]      the feed's approximate maximum length
+//	ARGV[4]      how long KEYS[4] is kept, ms
+//	ARGV[5]      before, Unix ms: entries expiring at or before it go
+//	ARGV[5+i]    bucket i's number, then its candidate offsets (ascending,
+//	             without repeats), space-separated (see parse)
 //
 // Returns the number of keys removed.
 var sweepScript = goredis.NewScript(luaBuckets + `
@@ -271,24 +271,29 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 local before = tonumber(ARGV[5])
-local offs, fields = {}, {}
-for i = 7, #ARGV do
-  local exp = redis.call('HGET', KEYS[6], ARGV[i])
-  if exp and tonumber(exp) <= before then
-    offs[#offs + 1] = tonumber(ARGV[i])
-    fields[#fields + 1] = ARGV[i]
-  end
-end
 local removed = 0
-if #offs > 0 then
-  removed = removeoffs(KEYS[5], KEYS[2], ARGV[6], offs)
-  for i = 1, #fields, 1000 do
-    redis.call('HDEL', KEYS[6], unpack(fields, i, math.min(i + 999, #fields)))
+for i = 1, (#KEYS - 5) / 2 do
+  local key, xkey = KEYS[4 + 2 * i], KEYS[5 + 2 * i]
+  local bucket, cand = parse(ARGV[5 + i])
+  local offs, fields = {}, {}
+  for _, m in ipairs(cand) do
+    local f = tostring(m)
+    local exp = redis.call('HGET', xkey, f)
+    if exp and tonumber(exp) <= before then
+      offs[#offs + 1] = m
+      fields[#fields + 1] = f
+    end
   end
-end
--- Redis deletes a hash with its last field.
-if redis.call('EXISTS', KEYS[6]) == 0 then
-  redis.call('SREM', KEYS[7], ARGV[6])
+  if #offs > 0 then
+    removed = removed + removeoffs(key, KEYS[2], bucket, offs)
+    for j = 1, #fields, 1000 do
+      redis.call('HDEL', xkey, unpack(fields, j, math.min(j + 999, #fields)))
+    end
+  end
+  -- Redis deletes a hash with its last field.
+  if redis.call('EXISTS', xkey) == 0 then
+    redis.call('SREM', KEYS[5], bucket)
+  end
 end
 noteremoved(KEYS[1], KEYS[3], removed, ARGV[1], ARGV[2], ARGV[3], false)
 redis.call('SET', KEYS[4], removed, 'PX', ARGV[4])
