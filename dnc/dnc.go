@@ -261,6 +261,27 @@ func keyBytes(k uint64) [8]byte {
 // appends into the callers' slices and allocates nothing when they have room
 // (but the first time it sees a list of names: see resolve).
 func (l *Lists) Screen(key uint64, names []string, facts []filter.ListFact, maybe []string) ([]filter.ListFact, []string) {
+	for start := 0; start < len(names); start += MaxMaskLists {
+		chunk := names[start:min(start+MaxMaskLists, len(names))]
+		absent, unknown := l.ScreenMask(key, chunk)
+		facts, maybe = AppendScreened(chunk, absent, unknown, facts, maybe)
+	}
+	return facts, maybe
+}
+
+// MaxMaskLists is the most names one ScreenMask call takes.
+const MaxMaskLists = 64
+
+// ScreenMask is Screen's answer as bit masks, for a caller that can often
+// act on it without the facts (a scrub whose lists all rule the number out
+// reuses a decision): bit j of absent is set when names[j]'s filter rules
+// the key out, bit j of unknown when names[j] is not loaded; the names of
+// neither must be confirmed in the store. At most MaxMaskLists names (more
+// panic).
+func (l *Lists) ScreenMask(key uint64, names []string) (absent, unknown uint64) {
+	if len(names) > MaxMaskLists {
+		panic("dnc: ScreenMask of more than MaxMaskLists names")
+	}
 	regp := l.reg.Load()
 	lists := l.resolve(regp, names)
 	h := keyHash(key)
@@ -306,16 +327,31 @@ func (l *Lists) Screen(key uint64, names []string, facts []filter.ListFact, mayb
 				}
 			}
 		}
-		for j, name := range batch {
+		for j := range batch {
 			lst, s := lsts[j], snaps[j]
 			switch {
 			case lst == nil || s.filter == nil:
-				facts = append(facts, filter.ListFact{List: name, State: filter.ListUnknown})
+				unknown |= 1 << (start + j)
 			case inFilter&(1<<j) != 0 || s.has(key) || lst.exact.Load() > 0 || lst.stale.Load():
-				maybe = append(maybe, name)
 			default:
-				facts = append(facts, filter.ListFact{List: name, State: filter.ListAbsent})
+				absent |= 1 << (start + j)
 			}
+		}
+	}
+	return absent, unknown
+}
+
+// AppendScreened appends ScreenMask's answer for names to facts and maybe as
+// Screen does.
+func AppendScreened(names []string, absent, unknown uint64, facts []filter.ListFact, maybe []string) ([]filter.ListFact, []string) {
+	for j, name := range names {
+		switch {
+		case unknown&(1<<j) != 0:
+			facts = append(facts, filter.ListFact{List: name, State: filter.ListUnknown})
+		case absent&(1<<j) != 0:
+			facts = append(facts, filter.ListFact{List: name, State: filter.ListAbsent})
+		default:
+			maybe = append(maybe, name)
 		}
 	}
 	return facts, maybe

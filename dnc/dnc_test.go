@@ -3,6 +3,7 @@ package dnc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -613,4 +614,50 @@ func TestNewPanicsOnInvalidOptions(t *testing.T) {
 		}
 	}()
 	New(newMemStore(), Options{FalsePositiveRate: 2})
+}
+
+// TestScreenManyLists: Screen of more names than one ScreenMask takes
+// answers each name as ScreenMask does for it alone: loaded lists holding
+// the key are "maybe", loaded ones without it absent, the rest unknown.
+func TestScreenManyLists(t *testing.T) {
+	st := newMemStore()
+	l := MustNew(t, st, Options{MinCapacity: 1000})
+	const key = 12125550100
+	var names []string
+	for i := range MaxMaskLists + 6 {
+		names = append(names, fmt.Sprintf("list-%02d", i))
+	}
+	var loaded []string
+	for i, name := range names {
+		if i%3 != 2 {
+			loaded = append(loaded, name)
+		}
+	}
+	MustLoad(t, l, loaded...)
+	for i, name := range names {
+		if i%3 == 0 {
+			MustAdd(t, l, name, key)
+		}
+	}
+	facts, maybe := l.Screen(key, names, nil, nil)
+	if len(facts)+len(maybe) != len(names) {
+		t.Fatalf("Screen answered %d facts and %d maybes for %d names", len(facts), len(maybe), len(names))
+	}
+	state := map[string]filter.ListState{}
+	for _, f := range facts {
+		state[f.List] = f.State
+	}
+	for _, m := range maybe {
+		state[m] = filter.ListPresent
+	}
+	for i, name := range names {
+		want := []filter.ListState{filter.ListPresent, filter.ListAbsent, filter.ListUnknown}[i%3]
+		if state[name] != want {
+			t.Errorf("%s: screened %v, want %v", name, state[name], want)
+		}
+		absent, unknown := l.ScreenMask(key, []string{name})
+		if got := map[[2]uint64]filter.ListState{{0, 0}: filter.ListPresent, {1, 0}: filter.ListAbsent, {0, 1}: filter.ListUnknown}[[2]uint64{absent, unknown}]; got != want {
+			t.Errorf("%s: ScreenMask = %b, %b; want %v", name, absent, unknown, want)
+		}
+	}
 }

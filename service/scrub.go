@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"callfilter/dnc"
 	"callfilter/filter"
 	"callfilter/phone"
 )
@@ -200,21 +201,35 @@ func (sc *Scrubber) decideWithoutStore(n phone.Number, cache *decisionCache, scr
 	s := sc.s
 	pol := sc.pols.For(n)
 	known, unsure := scr.lists[:0], scr.maybe[:0]
-	if s.opts.ExactLists {
+	// With every list ruled out by its filter (the usual row), the masks
+	// alone say so: the facts are built only when a decision needs them.
+	allAbsent := false
+	all := uint64(1)<<len(pol.Lists) - 1 // every list's bit (all ones for 64)
+	switch {
+	case s.opts.ExactLists:
 		unsure = append(unsure, pol.Lists...)
-	} else {
+	case len(pol.Lists) <= dnc.MaxMaskLists:
+		absent, unknown := s.lists.ScreenMask(n.Key, pol.Lists)
+		if allAbsent = absent == all; !allAbsent {
+			known, unsure = dnc.AppendScreened(pol.Lists, absent, unknown, known, unsure)
+		}
+	default:
 		known, unsure = s.lists.Screen(n.Key, pol.Lists, known, unsure)
 	}
-	scr.known, scr.unsure = known, unsure
 	if len(unsure) != 0 || pol.ConsentRequired || pol.RenewalWindowDays != 0 {
+		if allAbsent {
+			known, _ = dnc.AppendScreened(pol.Lists, all, 0, known, nil)
+		}
+		scr.known, scr.unsure = known, unsure
 		return ScrubResult{}, false
 	}
 	// Nothing needs the store: every list is known (absent, or unknown and
 	// so a deny), no consent is needed, no renewal window needs the
 	// number's policies, and exemptions only matter for a list the number
 	// is on. Attempts and call outcomes are not read: caps and the rules
-	// on unanswered calls are dial-time.
-	fast := !hasUnknown(known) && cache != nil
+	// on unanswered calls are dial-time. Rows whose lists all rule them
+	// out share decisions by policy, line type and zones.
+	fast := allAbsent && cache != nil
 	var slot *cachedDecision
 	var key decisionKey
 	if fast {
@@ -226,6 +241,10 @@ func (sc *Scrubber) decideWithoutStore(n phone.Number, cache *decisionCache, scr
 			return ScrubResult{Number: n, Outcome: slot.outcome, Reasons: slot.reasons}, true
 		}
 	}
+	if allAbsent {
+		known, _ = dnc.AppendScreened(pol.Lists, all, 0, known, nil)
+	}
+	scr.known, scr.unsure = known, unsure
 	d := filter.Decide(sc.rs, sc.request(n), filter.Facts{Lists: known}, sc.now)
 	if fast {
 		*slot = cachedDecision{key: key, outcome: d.Outcome, reasons: d.Reasons}
@@ -255,15 +274,6 @@ func (sc *Scrubber) decideWithFacts(n phone.Number, known []filter.ListFact, f f
 	}
 	d := filter.Decide(sc.rs, sc.request(n), f, sc.now)
 	return ScrubResult{Number: n, Outcome: d.Outcome, Reasons: d.Reasons, Stored: true}
-}
-
-func hasUnknown(lists []filter.ListFact) bool {
-	for _, l := range lists {
-		if l.State == filter.ListUnknown {
-			return true
-		}
-	}
-	return false
 }
 
 // ScrubTotals are the counts of a finished scrub, for its audit record.

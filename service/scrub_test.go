@@ -50,6 +50,27 @@ func TestScrubAgreesWithCheck(t *testing.T) {
 	}
 }
 
+// TestScrubUnloadedListsDeny: before the lists are loaded every row denies
+// with unavailable, as a check does, the row before it included (no decision
+// is reused across the unknown lists).
+func TestScrubUnloadedListsDeny(t *testing.T) {
+	e := newEnv(t, false)
+	sc, err := e.svc.Scrubber(service.ScrubInput{Purpose: "insurance", Channel: "call", Seller: "acme", At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers := []string{"2125550134", "2125550135", "+44 20 7946 0958"}
+	got := make([]service.ScrubResult, len(numbers))
+	sc.DecideMany(context.Background(), numbers, got)
+	for i, n := range numbers {
+		want := e.check(t, service.CheckInput{Number: n, Purpose: "insurance", Channel: "call", Seller: "acme"})
+		if got[i].Outcome != filter.Deny || !slices.Contains(reasonCodes(got[i].Reasons), filter.ReasonUnavailable) ||
+			!slices.Equal(reasonCodes(got[i].Reasons), reasonCodes(want.Reasons)) {
+			t.Errorf("%q with no list loaded: scrub %s %v, check %s %v", n, got[i].Outcome, reasonCodes(got[i].Reasons), want.Outcome, reasonCodes(want.Reasons))
+		}
+	}
+}
+
 func TestScrubFailsClosed(t *testing.T) {
 	e := newEnv(t, true)
 	ctx := context.Background()
