@@ -31,7 +31,16 @@ type RuleSet struct {
 	emergencies      []Emergency
 	smsStartReoptsIn bool
 	outcomeWindow    time.Duration // the longest Policy.OutcomeWindow
+	capWindow        time.Duration // the longest Policy.LongestCapWindow
 }
+
+// MaxCapWindow is the longest window a cap may have: attempts older than it
+// can matter to no rule set.
+const MaxCapWindow = 366 * 24 * time.Hour
+
+// LongestCapWindow returns the longest cap window of any policy of the rule
+// set: how long recorded attempts can matter. 0 when no rule has a cap.
+func (rs *RuleSet) LongestCapWindow() time.Duration { return rs.capWindow }
 
 // OutcomeWindow returns the longest Policy.OutcomeWindow of the rule set:
 // how far back a check reads call outcomes, so that a second policy (a

@@ -493,3 +493,31 @@ func TestWindowsAndClocks(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleSetLongestCapWindow: the longest cap window of any policy, region
+// overrides included; 0 with no caps at all.
+func TestRuleSetLongestCapWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new string
+		want           time.Duration
+	}{
+		{"defaults", "", "", 24 * time.Hour},
+		{"a purpose's longer cap", `call: {}`, `call: {caps: [{max: 1, window: 7d}]}`, 7 * 24 * time.Hour},
+		{"a region's longer cap", `US-FL: {hours: {start: "08:00", end: "20:00"}}`, `US-FL: {caps: [{max: 9, window: 30d}, {max: 2, window: 1h}]}`, 30 * 24 * time.Hour},
+		{"no caps", `caps: [{max: 3, window: 24h}]`, ``, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := baseDoc
+			if tc.old != "" {
+				doc = strings.Replace(doc, tc.old, tc.new, 1)
+			}
+			rs, err := ParseRules([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rs.LongestCapWindow(); got != tc.want {
+				t.Errorf("LongestCapWindow = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -83,7 +83,7 @@ const (
 	maxNodes      = 200_000
 	maxMergeDepth = 8
 	maxDays       = 3660 // relationship windows: ten years is already absurd
-	maxCapWindow  = 366 * 24 * time.Hour
+	maxCapWindow  = MaxCapWindow
 	maxCapMax     = 1_000_000
 )
 
@@ -985,8 +985,10 @@ func build(version string, defaults *layer, purposes []purposeLayer, maxAges map
 		rs.names = append(rs.names, pl.name)
 		for _, cr := range []*PolicySet{&pr.call, &pr.sms} {
 			rs.outcomeWindow = max(rs.outcomeWindow, cr.base.OutcomeWindow())
+			rs.capWindow = max(rs.capWindow, cr.base.LongestCapWindow())
 			for _, p := range cr.regions {
 				rs.outcomeWindow = max(rs.outcomeWindow, p.OutcomeWindow())
+				rs.capWindow = max(rs.capWindow, p.LongestCapWindow())
 			}
 		}
 	}

@@ -188,6 +188,14 @@ type FactStore interface {
 	// The check and the record are one atomic step: concurrent reservations
 	// never together exceed a cap.
 	Reserve(ctx context.Context, q ReserveQuery) (granted bool, err error)
+	// PruneAttempts deletes the attempts recorded at or before before, which
+	// no cap can count once the caller's longest window ends after before,
+	// and returns how many it deleted. A store whose attempts expire by
+	// themselves (Redis: each attempt key lives for the longest window of
+	// its last reservation) may delete none; without it a number reserved
+	// once keeps its attempts for ever. It works in steps, so a failed call
+	// may have deleted some. EInvalid for a zero before.
+	PruneAttempts(ctx context.Context, before time.Time) (pruned int, err error)
 	// PutConsent records a grant; it replaces an earlier grant for the same
 	// (Subject, Seller, Purpose, Channel).
 	PutConsent(ctx context.Context, c Consent) error

@@ -129,6 +129,12 @@ func ValidateSweepBefore(before time.Time) error {
 	return validateTime("sweep before", before)
 }
 
+// ValidatePruneBefore checks the instant up to which PruneAttempts deletes
+// attempts.
+func ValidatePruneBefore(before time.Time) error {
+	return validateTime("prune before", before)
+}
+
 // ValidateDisconnects checks the rows of a reassigned-numbers feed.
 func ValidateDisconnects(ds []Disconnect) error {
 	for i, d := range ds {

@@ -120,6 +120,14 @@ func (s *Store) SweepList(ctx context.Context, list string, before time.Time) (i
 	return n, err
 }
 
+// PruneAttempts implements filter.Store.
+func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int, error) {
+	start := time.Now()
+	n, err := s.next.PruneAttempts(ctx, before)
+	s.observe("PruneAttempts", start, err)
+	return n, err
+}
+
 // RemoveFromList implements filter.Store.
 func (s *Store) RemoveFromList(ctx context.Context, list string, keys []uint64) (int, error) {
 	start := time.Now()

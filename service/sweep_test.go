@@ -12,10 +12,11 @@ import (
 	"callfilter/service"
 )
 
-// TestSweepLists: the periodic sweep removes the entries that expired by the
-// service's clock from the store, keeps the others, and records each list's
-// removals in the audit trail once.
-func TestSweepLists(t *testing.T) {
+// TestSweep: the periodic sweep removes the list entries that expired by
+// the service's clock from the store, keeps the others, records each list's
+// removals in the audit trail once, and deletes the attempts older than the
+// rules' longest cap window and a day.
+func TestSweep(t *testing.T) {
 	e := newAuditedEnv(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	now := e.svc.Now()
@@ -29,10 +30,19 @@ func TestSweepLists(t *testing.T) {
 	if _, err := e.st.AddToList(ctx, "litigator", []uint64{permanent}); err != nil {
 		t.Fatal(err)
 	}
+	// Attempts: one older than the rules' longest cap window (24h) and a
+	// day, one inside it.
+	oldAttempt, newAttempt := now.Add(-72*time.Hour), now.Add(-time.Hour)
+	for _, when := range []time.Time{oldAttempt, newAttempt} {
+		q := filter.ReserveQuery{Subject: filter.Subject{3}, Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, At: when}
+		if ok, err := e.st.Reserve(ctx, q); err != nil || !ok {
+			t.Fatalf("Reserve at %v = %v, %v", when, ok, err)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.svc.SweepLists(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler))
+		e.svc.Sweep(ctx, 5*time.Millisecond, slog.New(slog.DiscardHandler))
 	}()
 	keys := func() []uint64 {
 		var ks []uint64
@@ -51,6 +61,11 @@ func TestSweepLists(t *testing.T) {
 	time.Sleep(30 * time.Millisecond) // a few more sweeps, which find nothing
 	cancel()
 	<-done
+	f, err := e.st.Facts(context.Background(), filter.FactsQuery{Subject: filter.Subject{3}, Seller: "acme", Purpose: "insurance",
+		Channel: filter.ChannelCall, AttemptsSince: now.Add(-100 * time.Hour)})
+	if err != nil || len(f.Attempts) != 1 || !f.Attempts[0].Equal(newAttempt) {
+		t.Fatalf("attempts after the sweep: %v (%v), want only the one at %v", f.Attempts, err, newAttempt)
+	}
 
 	entries, _, err := e.svc.Audit(context.Background(), service.AuditQuery{Kind: string(filter.AuditChange), Limit: 1000})
 	if err != nil {

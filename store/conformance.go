@@ -132,6 +132,7 @@ func (s Suite) Run(t *testing.T) {
 		{"Reserve/Isolated", testReserveIsolated},
 		{"Reserve/Concurrent", testReserveConcurrent},
 		{"Reserve/Invalid", testReserveInvalid},
+		{"Attempts/Prune", testPruneAttempts},
 		{"Keys/PutGetDelete", testKeys},
 		{"Keys/Conflict", testKeysConflict},
 		{"Keys/Invalid", testKeysInvalid},
@@ -1585,6 +1586,38 @@ func testReserveInvalid(t *testing.T, st filter.Store) {
 	}
 }
 
+// testPruneAttempts: a prune deletes no attempt after its bound, reports
+// what it deleted (a store whose attempts expire by themselves may delete
+// none), and refuses a zero bound.
+func testPruneAttempts(t *testing.T, st filter.Store) {
+	ctx := t.Context()
+	cp := filter.Cap{Max: 100, Window: 24 * time.Hour}
+	for _, d := range []time.Duration{-3 * time.Hour, -2 * time.Hour, -time.Hour, 0} {
+		if !reserve(t, st, rq(base.Add(d), cp)) {
+			t.Fatalf("Reserve at %v denied", d)
+		}
+	}
+	other := rq(base.Add(-3*time.Hour), cp)
+	other.Subject = subject(2)
+	if !reserve(t, st, other) {
+		t.Fatal("Reserve of another subject denied")
+	}
+	before := attempts(t, st, base.Add(-24*time.Hour))
+	n, err := st.PruneAttempts(ctx, base.Add(-2*time.Hour))
+	must(t, err, "PruneAttempts")
+	after := attempts(t, st, base.Add(-24*time.Hour))
+	if len(before)-len(after) > n || n > 3 {
+		t.Fatalf("PruneAttempts reported %d deleted; the subject's attempts went from %d to %d (2 of them, and 1 of another subject, were due)", n, len(before), len(after))
+	}
+	for _, d := range []time.Duration{-time.Hour, 0} {
+		if !slices.ContainsFunc(after, func(a time.Time) bool { return a.Equal(base.Add(d)) }) {
+			t.Fatalf("PruneAttempts deleted the attempt at %v, after its bound: left %v", d, after)
+		}
+	}
+	_, err = st.PruneAttempts(ctx, time.Time{})
+	wantKind(t, err, filter.EInvalid, "PruneAttempts with a zero bound")
+}
+
 func apiKey(name string, role filter.Role) filter.APIKey {
 	return filter.APIKey{Name: name, Role: role, Hash: sha256.Sum256([]byte("secret of " + name)), CreatedAt: base}
 }
@@ -1714,6 +1747,10 @@ func calls(st filter.Store) map[string]func(ctx context.Context) error {
 		},
 		"DeleteKey": func(ctx context.Context) error {
 			return st.DeleteKey(ctx, "k")
+		},
+		"PruneAttempts": func(ctx context.Context) error {
+			_, err := st.PruneAttempts(ctx, base)
+			return err
 		},
 	}
 	if x, ok := st.(filter.ExpiringListStore); ok {

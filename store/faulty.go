@@ -38,6 +38,7 @@ const (
 	MethodReplaceList     = "ReplaceList"
 	MethodDeleteList      = "DeleteList"
 	MethodSweepList       = "SweepList"
+	MethodPruneAttempts   = "PruneAttempts"
 )
 
 var methods = []string{
@@ -45,7 +46,7 @@ var methods = []string{
 	MethodReserve, MethodPutConsent, MethodRevoke, MethodPutRelationship,
 	MethodPutKey, MethodKeyByHash, MethodKeys, MethodDeleteKey, MethodClose,
 	MethodAddToListUntil, MethodPutDisconnects, MethodRecordOutcome, MethodSetListSource,
-	MethodReplaceList, MethodDeleteList, MethodSweepList,
+	MethodReplaceList, MethodDeleteList, MethodSweepList, MethodPruneAttempts,
 }
 
 var _ filter.Store = (*Faulty)(nil)
@@ -197,6 +198,14 @@ func (f *Faulty) AddToListUntil(ctx context.Context, list string, keys []uint64,
 		return 0, err
 	}
 	return f.inner.AddToListUntil(ctx, list, keys, expiresAt)
+}
+
+// PruneAttempts implements filter.Store.
+func (f *Faulty) PruneAttempts(ctx context.Context, before time.Time) (int, error) {
+	if err := f.enter(ctx, MethodPruneAttempts); err != nil {
+		return 0, err
+	}
+	return f.inner.PruneAttempts(ctx, before)
 }
 
 // SweepList implements filter.ExpiringListStore.

@@ -38,7 +38,6 @@ type Config struct {
 	SMS            SMSConfig   `yaml:"sms"`
 	Audit          AuditConfig `yaml:"audit"`
 	Scrub          ScrubConfig `yaml:"scrub"`
-	Lists          ListsConfig `yaml:"lists"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 
@@ -74,15 +73,6 @@ type ScrubConfig struct {
 	// (default 64, about 3M numbers); past it the set spills to the data
 	// directory, at ~0.4 µs a row. More memory, fewer spills.
 	DuplicateMemoryMiB int `yaml:"duplicate_memory_mib"`
-}
-
-// ListsConfig tunes the upkeep of the do-not-contact lists.
-type ListsConfig struct {
-	// SweepInterval is how often entries that have expired (refusals
-	// blocked for a number of days, entries added with an expiry) are
-	// removed from the store; they match nothing from their expiry on, so
-	// this bounds only how long they take room. 0 means 1h.
-	SweepInterval Duration `yaml:"sweep_interval"`
 }
 
 // Duration is a time.Duration written in YAML as Go writes one ("43800h",
@@ -136,6 +126,12 @@ type StoreConfig struct {
 	// trusting a bloom "no" (Redis keeps the filters in step through a change
 	// feed; this is for the cautious, at one more look-up per list).
 	ExactLists bool `yaml:"exact_lists"`
+	// SweepInterval is how often records that can no longer matter are
+	// removed from the store: list entries past their expiry (refusals
+	// blocked for a number of days, entries added with an expiry) and
+	// attempts older than every cap window. They already change no
+	// decision; the sweep frees their room. 0 means 1h.
+	SweepInterval Duration `yaml:"sweep_interval"`
 }
 
 // HTTPConfig bounds requests.
@@ -320,8 +316,8 @@ func (c *Config) validate() error {
 	if d := c.HTTP.DebugListen; d != "" && !loopback(d) {
 		errs = append(errs, fmt.Errorf("http.debug_listen: %q is not a loopback host:port such as 127.0.0.1:6060 (the profiles need no key: keep them on the machine)", d))
 	}
-	if v := time.Duration(c.Lists.SweepInterval); v != 0 && v < time.Second {
-		errs = append(errs, fmt.Errorf("lists.sweep_interval (%v) must be at least 1s: give a duration such as 1h, or 0 for that default", v))
+	if v := time.Duration(c.Store.SweepInterval); v != 0 && v < time.Second {
+		errs = append(errs, fmt.Errorf("store.sweep_interval (%v) must be at least 1s: give a duration such as 1h, or 0 for that default", v))
 	}
 	if c.Scrub.DuplicateMemoryMiB < 0 {
 		errs = append(errs, fmt.Errorf("scrub.duplicate_memory_mib (%d) cannot be negative: give MiB, or 0 for the default (64)", c.Scrub.DuplicateMemoryMiB))

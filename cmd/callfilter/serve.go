@@ -193,7 +193,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.svc.SweepLists(ctx, cmp.Or(time.Duration(m.cfg.Lists.SweepInterval), service.DefaultSweepInterval), m.log)
+		m.svc.Sweep(ctx, cmp.Or(time.Duration(m.cfg.Store.SweepInterval), service.DefaultSweepInterval), m.log)
 	}()
 
 	m.wg.Add(1)

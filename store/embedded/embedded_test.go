@@ -299,3 +299,34 @@ func TestErrorsAreKinded(t *testing.T) {
 		t.Fatalf("Facts with an over-long seller: got %v, want EInvalid", err)
 	}
 }
+
+// TestPruneAttempts: the embedded store deletes every attempt at or before
+// the bound, of every subject, across read pages, and keeps the later ones.
+func TestPruneAttempts(t *testing.T) {
+	ctx := t.Context()
+	st := mustOpen(t, filepath.Join(t.TempDir(), "callfilter.db"), embedded.Options{ScanPage: 3})
+	at := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	cp := filter.Cap{Max: 100, Window: 48 * time.Hour}
+	const subjects = 5
+	for i := range subjects {
+		for _, d := range []time.Duration{-30 * time.Hour, -25 * time.Hour, -time.Hour, 0} {
+			q := filter.ReserveQuery{Subject: subject(i + 1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, At: at.Add(d), Caps: []filter.Cap{cp}}
+			if ok, err := st.Reserve(ctx, q); err != nil || !ok {
+				t.Fatalf("Reserve: %v, %v", ok, err)
+			}
+		}
+	}
+	n, err := st.PruneAttempts(ctx, at.Add(-24*time.Hour))
+	if err != nil || n != 2*subjects {
+		t.Fatalf("PruneAttempts = %d, %v; want %d", n, err, 2*subjects)
+	}
+	for i := range subjects {
+		f, err := st.Facts(ctx, filter.FactsQuery{Subject: subject(i + 1), Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, AttemptsSince: at.Add(-100 * time.Hour)})
+		if err != nil || len(f.Attempts) != 2 {
+			t.Fatalf("subject %d after the prune: %d attempts (%v), want the 2 after the bound", i+1, len(f.Attempts), err)
+		}
+	}
+	if n, err := st.PruneAttempts(ctx, at.Add(-24*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("a second PruneAttempts = %d, %v; want 0", n, err)
+	}
+}

@@ -255,6 +255,73 @@ func (s *Store) Reserve(ctx context.Context, q filter.ReserveQuery) (bool, error
 	return granted, nil
 }
 
+// PruneAttempts deletes the attempts recorded at or before before. Reserve
+// prunes only the key it reserves, so a number reserved once would keep its
+// attempts for ever. It reads Options.ScanPage keys per read transaction and
+// deletes what it found in a write transaction of its own, so reservations
+// wait for no long transaction; the next read resumes where the last ended.
+func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int, error) {
+	if err := filter.ValidatePruneBefore(before); err != nil {
+		return 0, err
+	}
+	var from, next []byte // the first key of this page and of the next (nil: the end)
+	var stale [][]byte
+	pruned := 0
+	for first := true; first || next != nil; first = false {
+		from = next
+		err := s.view(ctx, "prune attempts", func(tx *bolt.Tx) error {
+			stale, next = stale[:0], nil
+			c := tx.Bucket(bucketAttempts).Cursor()
+			k, _ := c.First()
+			if from != nil {
+				k, _ = c.Seek(from)
+			}
+			for read := 0; k != nil; k, _ = c.Next() {
+				if read == s.opts.ScanPage {
+					next = bytes.Clone(k)
+					break
+				}
+				read++
+				if len(k) < len(filter.Subject{})+16 {
+					return errCorrupt("attempt")
+				}
+				at, _ := attemptTime(k, len(k)-16)
+				if !at.After(before) {
+					stale = append(stale, bytes.Clone(k))
+				}
+			}
+			return nil
+		})
+		if err != nil || len(stale) == 0 {
+			if err != nil {
+				return pruned, err
+			}
+			continue
+		}
+		n := 0
+		err = s.update(ctx, "prune attempts", func(tx *bolt.Tx) error {
+			n = 0
+			b := tx.Bucket(bucketAttempts)
+			c := b.Cursor() // Get cannot tell an empty value from no key
+			for _, k := range stale {
+				if got, _ := c.Seek(k); !bytes.Equal(got, k) {
+					continue // a Reserve pruned it meanwhile
+				}
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return pruned, err
+		}
+		pruned += n
+	}
+	return pruned, nil
+}
+
 // PutConsent records a grant, replacing an earlier grant for the same
 // (Subject, Seller, Purpose, Channel). EInvalid for a zero Subject or
 // GrantedAt, an empty Seller, Purpose or Channel, a Last4 longer than four, or

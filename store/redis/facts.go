@@ -278,7 +278,9 @@ func (s *Store) reserveCall(q filter.ReserveQuery) ([]string, []any) {
 	args := make([]any, 4, 4+2*len(q.Caps))
 	args[0] = strconv.FormatInt(at, 10)
 	args[1] = args[0].(string) + "-" + hex.EncodeToString(rnd[:])
-	args[2], args[3] = "", "0"
+	// Without caps nothing prunes the key: it lives for the longest window
+	// any rule may have, so that it does not stay for ever.
+	args[2], args[3] = "", strconv.FormatInt(filter.MaxCapWindow.Milliseconds(), 10)
 	if len(q.Caps) > 0 {
 		args[2] = strconv.FormatInt(at-longest, 10)
 		ttl := max(longest, at+longest-ms(time.Now()))
@@ -289,6 +291,16 @@ func (s *Store) reserveCall(q filter.ReserveQuery) ([]string, []any) {
 		args = append(args, strconv.Itoa(c.Max), "("+strconv.FormatInt(at-c.Window.Milliseconds(), 10))
 	}
 	return []string{s.k.attempts(q.Subject, q.Seller, q.Purpose, q.Channel)}, args
+}
+
+// PruneAttempts deletes nothing: every attempt key expires by itself, after
+// the longest window of its last reservation (filter.MaxCapWindow for one
+// without caps; see reserveCall). EInvalid for a zero before.
+func (s *Store) PruneAttempts(ctx context.Context, before time.Time) (int, error) {
+	if err := filter.ValidatePruneBefore(before); err != nil {
+		return 0, err
+	}
+	return 0, s.begin(ctx, "prune attempts")
 }
 
 // PutConsent records a grant, replacing an earlier grant for the same

@@ -139,3 +139,19 @@ func TestSweepRetryIsIdempotent(t *testing.T) {
 		t.Fatalf("a sweep that removed nothing wrote a feed entry")
 	}
 }
+
+// TestReserveWithoutCapsExpires: an attempt recorded with no cap, which no
+// later reservation prunes, still expires: its key lives for the longest
+// window a cap may have.
+func TestReserveWithoutCapsExpires(t *testing.T) {
+	s := openInternal(t)
+	ctx := t.Context()
+	q := filter.ReserveQuery{Subject: filter.Subject{9}, Seller: "acme", Purpose: "insurance", Channel: filter.ChannelCall, At: time.Now()}
+	if ok, err := s.Reserve(ctx, q); err != nil || !ok {
+		t.Fatalf("Reserve = %v, %v", ok, err)
+	}
+	ttl, err := s.rdb.PTTL(ctx, s.k.attempts(q.Subject, q.Seller, q.Purpose, q.Channel)).Result()
+	if err != nil || ttl <= filter.MaxCapWindow-time.Hour || ttl > filter.MaxCapWindow {
+		t.Fatalf("attempts key TTL %v (%v), want about %v", ttl, err, filter.MaxCapWindow)
+	}
+}
