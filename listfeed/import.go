@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"time"
 
@@ -204,6 +206,9 @@ type importer struct {
 		areaDates  map[int]time.Time
 	}
 	v1Cleanup bool // resuming a version 1 checkpoint's cleanup phase
+	// prior is the state file's record of the list's last finished import,
+	// written back when this one is refused (refuse).
+	prior *Checkpoint
 }
 
 func (im *importer) full() bool { return im.res.Kind == KindFull }
@@ -222,7 +227,7 @@ func (im *importer) checkAreaDates() error {
 	}
 	for _, a := range im.areaCodes() {
 		if last, ok := im.areaDates[a]; ok && d.Before(last) {
-			return filter.Errorf(filter.EConflict, "", "the file's source date %s is before that of area code %03d's last import (%s): importing it would undo newer changes (allow older files to import it anyway); the list is unchanged", d.Format(time.DateOnly), a, last.Format(time.DateOnly))
+			return filter.Errorf(filter.EConflict, "", "the file's source date %s is before that of area code %03d's last import (%s): importing it would undo newer changes (--allow-older imports it anyway); the list is unchanged", d.Format(time.DateOnly), a, last.Format(time.DateOnly))
 		}
 	}
 	return nil
@@ -306,11 +311,11 @@ func (im *importer) run(ctx context.Context) error {
 		}
 		if im.scoped() {
 			if err := im.checkAreaDates(); err != nil {
-				return err
+				return im.refuse(ctx, err)
 			}
 		}
 		if im.full() && im.res.Numbers == 0 && !im.opts.AllowEmpty {
-			return filter.Errorf(filter.EInvalid, "", "the %s file has no numbers (%d lines, %d bad): it would empty the list; the list is unchanged (allow empty files to import it anyway)", im.res.Format, im.res.Lines, im.res.Bad)
+			return im.refuse(ctx, filter.Errorf(filter.EInvalid, "", "the %s file has no numbers (%d lines, %d bad): it would empty the list; the list is unchanged (--allow-empty imports it anyway)", im.res.Format, im.res.Lines, im.res.Bad))
 		}
 		if !im.full() {
 			if err := im.setSource(ctx); err != nil {
@@ -345,6 +350,37 @@ func (im *importer) run(ctx context.Context) error {
 		return fmt.Errorf("replace the list with the staging list %s: %w (a re-run completes the import)", im.staging, err)
 	}
 	return im.finish()
+}
+
+// refuse undoes what a full import that is refused once its file is read
+// (dated before the list's last import, or empty) has written, and returns
+// err: the staging list is deleted and the state file holds the list's last
+// finished import again (or is removed when there was none), so that the
+// next import of the list is not taken for a continuation of this one.
+func (im *importer) refuse(ctx context.Context, err error) error {
+	if derr := im.dst.DeleteList(ctx, im.staging); derr != nil && filter.ErrorKind(derr) != filter.ENotFound {
+		return fmt.Errorf("%w (and deleting the staging list %s failed: %v)", err, im.staging, derr)
+	}
+	if im.opts.StatePath == "" {
+		return err
+	}
+	var serr error
+	switch {
+	case im.prior != nil:
+		serr = writeCheckpoint(im.opts.StatePath, *im.prior)
+	case !im.lastDate.IsZero() || len(im.areaDates) > 0:
+		// A resumed import: its checkpoint kept the last finished one's dates.
+		im.phase, im.record.sourceDate, im.record.areaDates = PhaseDone, im.lastDate, im.areaDates
+		serr = im.checkpoint()
+	default:
+		if serr = os.Remove(im.opts.StatePath); errors.Is(serr, fs.ErrNotExist) {
+			serr = nil
+		}
+	}
+	if serr != nil {
+		return fmt.Errorf("%w (and restoring the state file %s failed: %v; remove it before the next import)", err, im.opts.StatePath, serr)
+	}
+	return err
 }
 
 // setSource records the file's source date as the list's (what list_stale
@@ -383,12 +419,12 @@ func (im *importer) restore() error {
 		if cp.List != im.list {
 			return nil
 		}
-		im.lastDate, im.areaDates = cp.SourceDate, cp.AreaDates
+		im.lastDate, im.areaDates, im.prior = cp.SourceDate, cp.AreaDates, &cp
 		if im.scoped() && len(cp.AreaDates) > 0 {
 			return nil // checked by area code once the file is read (checkAreaDates)
 		}
 		if d := im.res.SourceDate; !im.opts.AllowOlder && !d.IsZero() && d.Before(cp.SourceDate) {
-			return filter.Errorf(filter.EConflict, "", "the file's source date %s is before that of the list's last import (%s): importing it would undo newer changes (allow older files to import it anyway)", d.Format(time.DateOnly), cp.SourceDate.Format(time.DateOnly))
+			return filter.Errorf(filter.EConflict, "", "the file's source date %s is before that of the list's last import (%s): importing it would undo newer changes (--allow-older imports it anyway)", d.Format(time.DateOnly), cp.SourceDate.Format(time.DateOnly))
 		}
 		return nil
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -670,17 +672,78 @@ func (s *sourceFailing) SetListSource(ctx context.Context, list string, d time.T
 
 func mustSourceDate(tb testing.TB, st *embedded.Store, list string) time.Time {
 	tb.Helper()
+	in, ok := mustListInfo(tb, st, list)
+	if !ok {
+		tb.Fatalf("no list %s", list)
+	}
+	return in.SourceDate
+}
+
+// mustListInfo returns what the store says of the named list, and whether
+// it has the list.
+func mustListInfo(tb testing.TB, st *embedded.Store, list string) (filter.ListInfo, bool) {
+	tb.Helper()
 	infos, err := st.Lists(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, in := range infos {
 		if in.Name == list {
-			return in.SourceDate
+			return in, true
 		}
 	}
-	tb.Fatalf("no list %s", list)
-	return time.Time{}
+	return filter.ListInfo{}, false
+}
+
+// TestImportEmptyFileRefusedCleanly: a full file with no numbers is refused
+// with the list, the state file and the store as they were (no staging
+// list), so that the next import of the list, of another file, runs; with
+// no earlier import, no state file is left.
+func TestImportEmptyFileRefusedCleanly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := embedded.MustOpenTemp(t)
+	state := filepath.Join(dir, "litigator.state")
+	file := func(in string) Reader {
+		r, err := NewLitigator(strings.NewReader(in), Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	empty := func(id string) error {
+		_, err := Import(ctx, st, "litigator", file("number\n"), Options{StatePath: state, SourceID: id})
+		return err
+	}
+	if err := empty("empty-1"); filter.ErrorKind(err) != filter.EInvalid || !strings.Contains(err.Error(), "--allow-empty") {
+		t.Fatalf("empty file, first import: %v; want EInvalid naming --allow-empty", err)
+	}
+	if _, err := os.Stat(state); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused first import left a state file (%v)", err)
+	}
+	if _, err := Import(ctx, st, "litigator", file("number\n+12125550134\n"), Options{StatePath: state, SourceID: "full"}); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := ReadCheckpoint(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := empty("empty-2"); filter.ErrorKind(err) != filter.EInvalid {
+		t.Fatalf("empty file after an import: %v; want EInvalid", err)
+	}
+	if got, _, err := ReadCheckpoint(state); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("state after the refusal: %+v, %v; want the last import's %+v", got, err, want)
+	}
+	if _, ok := mustListInfo(t, st, "litigator"+StagingSuffix); ok {
+		t.Error("the refused import left its staging list")
+	}
+	if got := mustListKeys(t, st, "litigator"); !slices.Equal(got, []uint64{12125550134}) {
+		t.Errorf("list after the refusal: %v", got)
+	}
+	// The next import of another file runs.
+	if _, err := Import(ctx, st, "litigator", file("number\n+12125550135\n"), Options{StatePath: state, SourceID: "next"}); err != nil {
+		t.Fatalf("the import after the refusal: %v", err)
+	}
 }
 
 // TestImportRecordsSourceDate: a finished import records the file's source

@@ -45,8 +45,14 @@ func TestImportDatesByAreaCode(t *testing.T) {
 			if after := mustListKeys(t, st, "national"); !slices.Equal(before, after) {
 				t.Errorf("step %d (%s): the refused import changed the list", i, step.name)
 			}
-			// A refused file leaves an unfinished load in the state file:
-			// the operator removes it (or allows older files).
+			// A refused file leaves the state file as the last finished
+			// import wrote it, and no staging list.
+			if cp, ok, err := ReadCheckpoint(state); err != nil || !ok || cp.Phase != PhaseDone || cp.AreaDates[201].IsZero() {
+				t.Fatalf("step %d (%s): state after the refusal: %+v, %v, %v; want the last finished import's", i, step.name, cp, ok, err)
+			}
+			if _, ok := mustListInfo(t, st, "national"+StagingSuffix); ok {
+				t.Errorf("step %d (%s): the refused import left its staging list", i, step.name)
+			}
 			r := NewDNC(strings.NewReader(in), Config{SourceDate: step.date})
 			if _, err := Import(context.Background(), st, "national", r, Options{StatePath: state, SourceID: step.name}); filter.ErrorKind(err) != step.wantErr {
 				t.Fatalf("step %d (%s), re-run: error %v, want kind %v again", i, step.name, err, step.wantErr)
