@@ -46,6 +46,10 @@ type Options struct {
 	// ScrubDuplicateMemory bounds each scrub's duplicate set in bytes (0:
 	// scrub's default), past which it spills to ScrubDir.
 	ScrubDuplicateMemory int64
+	// ScrubJobRetention is how long a finished scrub job (its result, which
+	// holds the upload's numbers) is kept before it is deleted; 0 means
+	// DefaultScrubJobRetention.
+	ScrubJobRetention time.Duration
 	// Logger receives failures (with their causes) and, at debug level, one line
 	// per request. Default slog.Default(). Logs never hold a plain phone number
 	// or an API key.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -32,7 +33,11 @@ import (
 // answer is written while the upload is still being read, so memory stays flat
 // whatever the file size. Jobs store the upload under Options.ScrubDir and run
 // one at a time in the background; they survive a restart (a job found
-// queued or running is run again from the start) and never vanish.
+// queued or running is run again from the start) and never vanish unasked:
+// the upload is deleted once the job has ended (the result keeps every input
+// column), and the job with its result Options.ScrubJobRetention after that,
+// or at once by DELETE /v1/scrub/jobs/{id}, so lead lists, which are numbers
+// in plain text, do not stay on disk for ever.
 
 const (
 	// maxScrubBytes bounds one scrub upload.
@@ -43,6 +48,12 @@ const (
 	// scrubIdle is how long a streamed scrub's connection may make no progress.
 	scrubIdle = 60 * time.Second
 	capsNote  = "frequency caps are not applied by a scrub; they are checked at dial time"
+	// DefaultScrubJobRetention is how long a finished job is kept by default.
+	DefaultScrubJobRetention = 7 * 24 * time.Hour
+	// leftoverAge is how old a job directory without a record (an upload a
+	// crash cut short) or a duplicate set's spill directory (a scrub a
+	// crash cut short) must be before a start deletes it.
+	leftoverAge = time.Hour
 )
 
 // scrubRoutes registers the bulk-scrub routes.
@@ -52,6 +63,7 @@ func (s *Server) scrubRoutes(v1 fiber.Router) {
 	v1.Post("/scrub/jobs", s.guard(permScrub), jobs.create)
 	v1.Get("/scrub/jobs/:id", s.guard(permScrub), jobs.get)
 	v1.Get("/scrub/jobs/:id/result", s.guard(permScrub), jobs.result)
+	v1.Delete("/scrub/jobs/:id", s.guard(permScrub), jobs.remove)
 	s.app.Hooks().OnShutdown(func() error {
 		jobs.close()
 		return nil
@@ -351,12 +363,24 @@ type scrubJobs struct {
 	done   chan struct{}
 	once   sync.Once
 
-	mu   sync.Mutex
-	live map[string]*jobView // the running job's progress
+	retention time.Duration
+
+	mu      sync.Mutex
+	live    map[string]*jobView // the running job's progress
+	running *runningJob         // the job runOne runs, nil between jobs
+	deleted map[string]bool     // jobs DELETE is removing: runOne skips them
+}
+
+// runningJob is the job under way: DELETE cancels it and waits for it.
+type runningJob struct {
+	id     string
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 func newScrubJobs(s *Server) *scrubJobs {
-	j := &scrubJobs{s: s, dir: s.opts.ScrubDir, queue: make(chan string, 4096), live: map[string]*jobView{}, done: make(chan struct{})}
+	j := &scrubJobs{s: s, dir: s.opts.ScrubDir, queue: make(chan string, 4096), live: map[string]*jobView{}, done: make(chan struct{}),
+		retention: cmp.Or(s.opts.ScrubJobRetention, DefaultScrubJobRetention), deleted: map[string]bool{}}
 	if j.dir == "" {
 		close(j.done)
 		return j
@@ -385,13 +409,21 @@ func (j *scrubJobs) close() {
 func (j *scrubJobs) path(id string, name string) string { return filepath.Join(j.dir, id, name) }
 
 // run resumes the jobs a previous process left queued or running, then runs
-// what is queued until ctx is done.
+// what is queued until ctx is done, deleting the jobs past their retention
+// as it goes.
 func (j *scrubJobs) run(ctx context.Context) {
 	defer close(j.done)
 	ents, _ := os.ReadDir(j.dir)
 	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
 		m, err := j.load(e.Name())
-		if err != nil || m.State == jobDone || m.State == jobFailed {
+		if err != nil {
+			j.removeLeftover(e)
+			continue
+		}
+		if m.State == jobDone || m.State == jobFailed {
 			continue
 		}
 		if m.State == jobRunning {
@@ -401,12 +433,50 @@ func (j *scrubJobs) run(ctx context.Context) {
 		}
 		j.queue <- m.ID
 	}
+	j.expire()
+	tick := time.NewTicker(max(min(j.retention/4, 10*time.Minute), 10*time.Millisecond))
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			j.expire()
 		case id := <-j.queue:
 			j.runOne(ctx, id)
+		}
+	}
+}
+
+// removeLeftover deletes, at start, what a crash left in the directory
+// older than leftoverAge: a job directory without a record (its upload was
+// cut short) or a duplicate set's spill directory.
+func (j *scrubJobs) removeLeftover(e os.DirEntry) {
+	fi, err := e.Info()
+	if err != nil || time.Since(fi.ModTime()) < leftoverAge {
+		return
+	}
+	if !validJobID(e.Name()) && !strings.HasPrefix(e.Name(), scrub.SpillDirPrefix) {
+		return // not ours
+	}
+	if err := os.RemoveAll(filepath.Join(j.dir, e.Name())); err != nil {
+		j.s.opts.Logger.Warn("a scrub's leftover files cannot be deleted", "path", filepath.Join(j.dir, e.Name()), "err", err)
+	}
+}
+
+// expire deletes the jobs that ended more than the retention ago.
+func (j *scrubJobs) expire() {
+	ents, _ := os.ReadDir(j.dir)
+	for _, e := range ents {
+		if !e.IsDir() || !validJobID(e.Name()) {
+			continue
+		}
+		m, err := j.load(e.Name())
+		if err != nil || (m.State != jobDone && m.State != jobFailed) || time.Since(m.EndedAt) < j.retention {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(j.dir, m.ID)); err != nil {
+			j.s.opts.Logger.Warn("an expired scrub job cannot be deleted", "job", m.ID, "err", err)
 		}
 	}
 }
@@ -415,15 +485,39 @@ func (j *scrubJobs) run(ctx context.Context) {
 // (output sync, audit record, rename) once shutdown has begun.
 const jobFinishTimeout = 10 * time.Second
 
-func (j *scrubJobs) runOne(ctx context.Context, id string) {
+func (j *scrubJobs) runOne(parent context.Context, id string) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	j.mu.Lock()
+	if j.deleted[id] {
+		j.mu.Unlock()
+		return
+	}
+	run := &runningJob{id: id, cancel: cancel, done: make(chan struct{})}
+	j.running = run
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		j.running = nil
+		j.mu.Unlock()
+		close(run.done)
+	}()
 	m, err := j.load(id)
 	if err != nil {
 		return
 	}
+	// An ended job needs its upload no more: the result holds every column.
+	dropInput := func() {
+		if err := os.Remove(j.path(id, "input.csv")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			j.s.opts.Logger.Warn("a scrub job's upload cannot be deleted", "job", id, "err", err)
+		}
+	}
 	fail := func(err error) {
 		_, code, msg := classify(err)
 		m.State, m.EndedAt, m.Error = jobFailed, time.Now().UTC(), &errorJSON{Code: code, Message: msg}
-		_ = j.save(m)
+		if j.save(m) == nil {
+			dropInput()
+		}
 	}
 	sc, err := j.s.svc.Scrubber(m.Params.input())
 	if err != nil {
@@ -498,7 +592,9 @@ func (j *scrubJobs) runOne(ctx context.Context, id string) {
 		return
 	}
 	m.State, m.EndedAt, m.Summary = jobDone, time.Now().UTC(), sum
-	_ = j.save(m)
+	if j.save(m) == nil {
+		dropInput()
+	}
 }
 
 // countingReader counts the bytes read, for progress.
@@ -659,6 +755,39 @@ func (j *scrubJobs) get(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(j.view(m))
+}
+
+// removeScrubJob is DELETE /v1/scrub/jobs/{id}: the job and its files go
+// now; a running job is stopped first, a queued one never runs.
+func (j *scrubJobs) remove(c *fiber.Ctx) error {
+	if j.dir == "" {
+		return errNoJobs
+	}
+	m, err := j.load(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.deleted[m.ID] = true
+	run := j.running
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		delete(j.deleted, m.ID)
+		j.mu.Unlock()
+	}()
+	if run != nil && run.id == m.ID {
+		run.cancel()
+		select {
+		case <-run.done:
+		case <-time.After(jobFinishTimeout):
+			return filter.Errorf(filter.EUnavailable, "", "the running job did not stop in time: retry the delete")
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(j.dir, m.ID)); err != nil {
+		return filter.Wrap(filter.EUnavailable, err, "the job cannot be deleted")
+	}
+	return c.SendStatus(http.StatusNoContent)
 }
 
 // scrubJobResult is GET /v1/scrub/jobs/{id}/result: the output of a done job.

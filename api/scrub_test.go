@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -126,7 +127,127 @@ func TestScrubJobs(t *testing.T) {
 	if !strings.Contains(string(out), "Bob;2125550199;NYC;+12125550199;allow;;fixed_or_mobile") {
 		t.Errorf("result:\n%s", out)
 	}
+	// The upload went when the job ended (the result holds every column).
+	if _, err := os.Stat(filepath.Join(dir, job.ID, "input.csv")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the done job's upload is still on disk (%v)", err)
+	}
+	// DELETE takes the job and its result away.
+	if res := e.do(t, filter.RoleScrubber, "DELETE", "/v1/scrub/jobs/"+job.ID, ""); res.status != 204 {
+		t.Fatalf("DELETE: %d %s", res.status, res.body)
+	}
+	for _, path := range []string{"/v1/scrub/jobs/" + job.ID, "/v1/scrub/jobs/" + job.ID + "/result"} {
+		if res := e.do(t, filter.RoleScrubber, "GET", path, ""); res.status != 404 {
+			t.Errorf("GET %s after DELETE: %d %s", path, res.status, res.body)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, job.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the deleted job's directory is still there (%v)", err)
+	}
+	if res := e.do(t, filter.RoleScrubber, "DELETE", "/v1/scrub/jobs/"+job.ID, ""); res.status != 404 {
+		t.Errorf("a second DELETE: %d, want 404", res.status)
+	}
 	_ = e.srv.App().Shutdown()
+}
+
+// postJob uploads in as a scrub job and returns its id.
+func postJob(t *testing.T, e *env, in []byte) string {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/v1/scrub/jobs?purpose=insurance&channel=call&at="+atWednesday, bytes.NewReader(in))
+	req.Header.Set("Authorization", "Bearer "+e.keys[filter.RoleScrubber])
+	req.Header.Set("Content-Type", "text/csv")
+	res := e.send(t, req)
+	var job struct{ ID string }
+	if res.status != 202 || json.Unmarshal(res.body, &job) != nil || job.ID == "" {
+		t.Fatalf("POST /v1/scrub/jobs: %d %s", res.status, res.body)
+	}
+	return job.ID
+}
+
+// jobState polls the job's state ("" once it is gone).
+func jobState(t *testing.T, e *env, id string) string {
+	t.Helper()
+	res := e.do(t, filter.RoleScrubber, "GET", "/v1/scrub/jobs/"+id, "")
+	if res.status == 404 {
+		return ""
+	}
+	var job struct{ State string }
+	if res.status != 200 || json.Unmarshal(res.body, &job) != nil {
+		t.Fatalf("GET job: %d %s", res.status, res.body)
+	}
+	return job.State
+}
+
+// TestScrubJobRetention: a finished job is deleted, files and all, once
+// its retention has passed.
+func TestScrubJobRetention(t *testing.T) {
+	dir := t.TempDir()
+	// The poll below must see the job "done" before the retention deletes
+	// it: a window of 200 ms could pass unseen while the test goroutine was
+	// descheduled on a loaded machine (-race, 2 cores), so give it a second.
+	e := newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir, ScrubJobRetention: time.Second} })
+	t.Cleanup(func() { _ = e.srv.App().Shutdown() })
+	in, _ := os.ReadFile("../scrub/testdata/semicolon.csv")
+	id := postJob(t, e, in)
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		st := jobState(t, e, id)
+		seen[st] = true
+		if st == "" {
+			break
+		}
+	}
+	if !seen["done"] || !seen[""] {
+		t.Fatalf("the job went through %v; want done, then gone", seen)
+	}
+	// The job reads as gone once its meta.json is removed, which the
+	// background expiry's os.RemoveAll may do before it has removed the
+	// rest of the directory: wait for that RemoveAll to finish.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := os.Stat(filepath.Join(dir, id))
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the expired job's directory is still there 10s after the job was gone (%v)", err)
+		}
+	}
+}
+
+// TestScrubJobDeleteRunning: DELETE of a running job stops it and removes
+// it; the runner goes on with the next job.
+func TestScrubJobDeleteRunning(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir} })
+	t.Cleanup(func() { _ = e.srv.App().Shutdown() })
+	var big bytes.Buffer
+	// Random international prefixes: slow enough to be caught running.
+	if err := scrub.Generate(&big, scrub.GenOptions{Rows: 300_000, Seed: 9, ColdIntl: true}); err != nil {
+		t.Fatal(err)
+	}
+	id := postJob(t, e, big.Bytes())
+	for deadline := time.Now().Add(10 * time.Second); jobState(t, e, id) == "queued" && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := jobState(t, e, id); st != "running" {
+		t.Skipf("the job is %q, not running: this machine scrubbed it before the delete", st)
+	}
+	if res := e.do(t, filter.RoleScrubber, "DELETE", "/v1/scrub/jobs/"+id, ""); res.status != 204 {
+		t.Fatalf("DELETE of the running job: %d %s", res.status, res.body)
+	}
+	if st := jobState(t, e, id); st != "" {
+		t.Fatalf("after DELETE the job is %q, want gone", st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the deleted job's directory is still there (%v)", err)
+	}
+	in, _ := os.ReadFile("../scrub/testdata/semicolon.csv")
+	next := postJob(t, e, in)
+	for deadline := time.Now().Add(10 * time.Second); jobState(t, e, next) != "done" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := jobState(t, e, next); st != "done" {
+		t.Fatalf("the job after the deleted one is %q, want done", st)
+	}
 }
 
 // TestScrubAudited: a streamed scrub and a scrub job each leave one audit
@@ -210,5 +331,52 @@ func TestScrubDirMadeAtStart(t *testing.T) {
 	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
 	if resp.StatusCode != 200 || err != nil || len(recs) != rows+1 {
 		t.Fatalf("status %d, %d records (%v), want 200 and %d: ...%s", resp.StatusCode, len(recs), err, rows+1, body[max(0, len(body)-300):])
+	}
+}
+
+// TestScrubLeftoversRemovedAtStart: what a crash left in the scrub directory
+// (a job directory without a record, a duplicate set's spill directory) is
+// deleted at start once older than an hour; younger ones, which may belong
+// to a scrub under way, and files that are not the scrubs' stay.
+func TestScrubLeftoversRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * time.Hour)
+	mk := func(name string, age time.Time) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, "input.csv"), []byte("phone\n2125550134\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, age, age); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gone := []string{mk("0123456789abcdef0123456789abcdef", old), mk(scrub.SpillDirPrefix+"42", old)}
+	kept := []string{mk("fedcba9876543210fedcba9876543210", time.Now()), mk("someone-elses", old)}
+	e := newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir} })
+	t.Cleanup(func() { _ = e.srv.App().Shutdown() })
+	for _, p := range gone {
+		deadline := time.Now().Add(10 * time.Second)
+		for _, err := os.Stat(p); err == nil && time.Now().Before(deadline); _, err = os.Stat(p) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("leftover %s still there (%v)", filepath.Base(p), err)
+		}
+	}
+	// A job runs only after the start's scan: once one is done, the scan
+	// has seen every entry.
+	in, _ := os.ReadFile("../scrub/testdata/semicolon.csv")
+	id := postJob(t, e, in)
+	for deadline := time.Now().Add(10 * time.Second); jobState(t, e, id) != "done" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was deleted: %v", filepath.Base(p), err)
+		}
 	}
 }

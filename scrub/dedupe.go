@@ -12,6 +12,10 @@ import (
 	"sort"
 )
 
+// SpillDirPrefix starts the name of the directory a duplicate set spills to
+// (one per scrub, deleted when it ends): what a crash leaves is found by it.
+const SpillDirPrefix = "callfilter-scrub-dup-"
+
 // DefaultDuplicateMemory is the memory the set of numbers seen may use when
 // Options.DuplicateMemory is zero.
 const DefaultDuplicateMemory = 64 << 20
@@ -150,7 +154,7 @@ func (d *dupSet) bloomAdd(k uint64) {
 // spill writes the table's keys as a sorted run and empties the table.
 func (d *dupSet) spill() error {
 	if d.dir == "" {
-		dir, err := os.MkdirTemp(d.tempRoot, "callfilter-scrub-dup-")
+		dir, err := os.MkdirTemp(d.tempRoot, SpillDirPrefix+"*")
 		if err != nil {
 			return fmt.Errorf("scrub: duplicate set: %w", err)
 		}

@@ -73,6 +73,10 @@ type ScrubConfig struct {
 	// (default 64, about 3M numbers); past it the set spills to the data
 	// directory, at ~0.4 µs a row. More memory, fewer spills.
 	DuplicateMemoryMiB int `yaml:"duplicate_memory_mib"`
+	// JobRetention is how long a finished scrub job's result (the upload's
+	// rows with their decisions: numbers in plain text) is kept before it is
+	// deleted; the upload itself goes when the job ends. 0 means 168h.
+	JobRetention Duration `yaml:"job_retention"`
 }
 
 // Duration is a time.Duration written in YAML as Go writes one ("43800h",
@@ -318,6 +322,9 @@ func (c *Config) validate() error {
 	}
 	if v := time.Duration(c.Store.SweepInterval); v != 0 && v < time.Second {
 		errs = append(errs, fmt.Errorf("store.sweep_interval (%v) must be at least 1s: give a duration such as 1h, or 0 for that default", v))
+	}
+	if v := time.Duration(c.Scrub.JobRetention); v < 0 {
+		errs = append(errs, fmt.Errorf("scrub.job_retention (%v) cannot be negative: give a duration such as 168h, or 0 for that default", v))
 	}
 	if c.Scrub.DuplicateMemoryMiB < 0 {
 		errs = append(errs, fmt.Errorf("scrub.duplicate_memory_mib (%d) cannot be negative: give MiB, or 0 for the default (64)", c.Scrub.DuplicateMemoryMiB))

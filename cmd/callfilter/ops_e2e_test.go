@@ -194,6 +194,7 @@ func TestCheckConfigTLSAndRateLimit(t *testing.T) {
 		{"http: {debug_listen: 6060}\n", "http.debug_listen"},
 		{"scrub: {duplicate_memory_mib: -1}\n", "scrub.duplicate_memory_mib"},
 		{"store: {sweep_interval: 10ms}\n", "store.sweep_interval"},
+		{"scrub: {job_retention: -1h}\n", "scrub.job_retention"},
 		{"store: {sweep_interval: -1h}\n", "store.sweep_interval"},
 		{"store: {kind: redis, addrs: [127.0.0.1:6379], wait_replicas: -1}\n", "wait replicas"},
 		{"store: {kind: redis, addrs: [127.0.0.1:6379, 127.0.0.1:6380], wait_replicas: 1}\n", "not Cluster mode"},

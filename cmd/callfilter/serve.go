@@ -123,6 +123,7 @@ func (m *Main) Open(ctx context.Context) error {
 		IdleTimeout:          m.cfg.HTTP.IdleTimeout,
 		ScrubDir:             filepath.Join(filepath.Dir(m.cfg.path(m.cfg.Store.Path)), "scrub-jobs"),
 		ScrubDuplicateMemory: int64(m.cfg.Scrub.DuplicateMemoryMiB) << 20,
+		ScrubJobRetention:    time.Duration(m.cfg.Scrub.JobRetention),
 		Logger:               m.log,
 		Metrics:              reg,
 		RateLimit:            api.RateLimit{PerSecond: m.cfg.HTTP.RateLimit, Burst: m.cfg.HTTP.RateBurst},
