@@ -121,6 +121,7 @@ type Server struct {
 	ops  *ops // metrics, rate limits, request ids: set up by opsRoutes
 	// deadlines gives /v1 requests their deadline, RequestTimeout.
 	deadlines requestDeadlines
+	jobs      *scrubJobs // set up by scrubRoutes
 }
 
 // New returns a Server for svc. Zero options take their defaults; New panics

@@ -59,6 +59,7 @@ const (
 // scrubRoutes registers the bulk-scrub routes.
 func (s *Server) scrubRoutes(v1 fiber.Router) {
 	jobs := newScrubJobs(s)
+	s.jobs = jobs
 	v1.Post("/scrub", s.guard(permScrub), s.scrub)
 	v1.Post("/scrub/jobs", s.guard(permScrub), jobs.create)
 	v1.Get("/scrub/jobs/:id", s.guard(permScrub), jobs.get)
@@ -456,12 +457,26 @@ func (j *scrubJobs) removeLeftover(e os.DirEntry) {
 	if err != nil || time.Since(fi.ModTime()) < leftoverAge {
 		return
 	}
-	if !validJobID(e.Name()) && !strings.HasPrefix(e.Name(), scrub.SpillDirPrefix) {
+	if !validJobID(e.Name()) && !strings.HasPrefix(e.Name(), scrub.SpillDirPrefix) && !strings.HasPrefix(e.Name(), deletingPrefix) {
 		return // not ours
 	}
 	if err := os.RemoveAll(filepath.Join(j.dir, e.Name())); err != nil {
 		j.s.opts.Logger.Warn("a scrub's leftover files cannot be deleted", "path", filepath.Join(j.dir, e.Name()), "err", err)
 	}
+}
+
+// deletingPrefix names a job directory being deleted: deleteJob renames it
+// first, so that the job is gone at once (never half there: a result read
+// while its files go), then removes the files.
+const deletingPrefix = "deleting-"
+
+// deleteJob deletes the job id's directory.
+func (j *scrubJobs) deleteJob(id string) error {
+	tmp := filepath.Join(j.dir, deletingPrefix+id)
+	if err := os.Rename(filepath.Join(j.dir, id), tmp); err != nil {
+		return err
+	}
+	return os.RemoveAll(tmp)
 }
 
 // expire deletes the jobs that ended more than the retention ago.
@@ -475,7 +490,7 @@ func (j *scrubJobs) expire() {
 		if err != nil || (m.State != jobDone && m.State != jobFailed) || time.Since(m.EndedAt) < j.retention {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(j.dir, m.ID)); err != nil {
+		if err := j.deleteJob(m.ID); err != nil {
 			j.s.opts.Logger.Warn("an expired scrub job cannot be deleted", "job", m.ID, "err", err)
 		}
 	}
@@ -503,7 +518,9 @@ func (j *scrubJobs) runOne(parent context.Context, id string) {
 		close(run.done)
 	}()
 	m, err := j.load(id)
-	if err != nil {
+	if err != nil || m.State != jobQueued {
+		// Gone, or queued twice (the start's scan can find a job that
+		// create queues too) and run already.
 		return
 	}
 	// An ended job needs its upload no more: the result holds every column.
@@ -784,7 +801,7 @@ func (j *scrubJobs) remove(c *fiber.Ctx) error {
 			return filter.Errorf(filter.EUnavailable, "", "the running job did not stop in time: retry the delete")
 		}
 	}
-	if err := os.RemoveAll(filepath.Join(j.dir, m.ID)); err != nil {
+	if err := j.deleteJob(m.ID); err != nil {
 		return filter.Wrap(filter.EUnavailable, err, "the job cannot be deleted")
 	}
 	return c.SendStatus(http.StatusNoContent)

@@ -127,6 +127,12 @@ func TestScrubJobs(t *testing.T) {
 	if !strings.Contains(string(out), "Bob;2125550199;NYC;+12125550199;allow;;fixed_or_mobile") {
 		t.Errorf("result:\n%s", out)
 	}
+	// A job queued twice (the start's scan and create can both queue it)
+	// runs once: a second run leaves the done job as it was.
+	api.RunScrubJob(e.srv, job.ID)
+	if res := e.do(t, filter.RoleScrubber, "GET", "/v1/scrub/jobs/"+job.ID+"/result", ""); res.status != 200 || string(res.body) != string(out) {
+		t.Errorf("after a second run of the done job: %d %s", res.status, res.body)
+	}
 	// The upload went when the job ended (the result holds every column).
 	if _, err := os.Stat(filepath.Join(dir, job.ID, "input.csv")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the done job's upload is still on disk (%v)", err)
@@ -191,6 +197,9 @@ func TestScrubJobRetention(t *testing.T) {
 	seen := map[string]bool{}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		st := jobState(t, e, id)
+		if st == "failed" && !seen[st] {
+			t.Errorf("the job failed: %s", e.do(t, filter.RoleScrubber, "GET", "/v1/scrub/jobs/"+id, "").body)
+		}
 		seen[st] = true
 		if st == "" {
 			break
@@ -199,16 +208,18 @@ func TestScrubJobRetention(t *testing.T) {
 	if !seen["done"] || !seen[""] {
 		t.Fatalf("the job went through %v; want done, then gone", seen)
 	}
-	// The job reads as gone once its meta.json is removed, which the
-	// background expiry's os.RemoveAll may do before it has removed the
-	// rest of the directory: wait for that RemoveAll to finish.
+	// The directory is renamed away before its files go: once the job
+	// reads as gone, its directory is too, and the files follow.
+	if _, err := os.Stat(filepath.Join(dir, id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the job reads as gone but its directory is there (%v)", err)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		_, err := os.Stat(filepath.Join(dir, id))
-		if errors.Is(err, os.ErrNotExist) {
+		ents, err := os.ReadDir(dir)
+		if err == nil && len(ents) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the expired job's directory is still there 10s after the job was gone (%v)", err)
+			t.Fatalf("the expired job's files are still there 10s after it was gone: %v (%v)", ents, err)
 		}
 	}
 }
@@ -354,7 +365,8 @@ func TestScrubLeftoversRemovedAtStart(t *testing.T) {
 		}
 		return p
 	}
-	gone := []string{mk("0123456789abcdef0123456789abcdef", old), mk(scrub.SpillDirPrefix+"42", old)}
+	gone := []string{mk("0123456789abcdef0123456789abcdef", old), mk(scrub.SpillDirPrefix+"42", old),
+		mk("deleting-00112233445566778899aabbccddeeff", old)}
 	kept := []string{mk("fedcba9876543210fedcba9876543210", time.Now()), mk("someone-elses", old)}
 	e := newEnv(t, func(c *envConfig) { c.opts = api.Options{ScrubDir: dir} })
 	t.Cleanup(func() { _ = e.srv.App().Shutdown() })
