@@ -7,7 +7,11 @@ import (
 )
 
 func TestRequestDeadlines(t *testing.T) {
-	const timeout = 50 * time.Millisecond
+	// The rows below are computed from base, but the contexts' deadlines
+	// pass on the real clock: a timeout far longer than any stall of a
+	// loaded machine, so that "cancel ended a shared context" cannot be the
+	// deadline passing while the test was descheduled (50 ms did).
+	const timeout = time.Minute
 	d := requestDeadlines{timeout: timeout}
 	base := time.Now().Truncate(time.Millisecond)
 
@@ -43,6 +47,7 @@ func TestRequestDeadlines(t *testing.T) {
 	}
 
 	// It ends by itself at its deadline.
+	d = requestDeadlines{timeout: 50 * time.Millisecond}
 	ctx, _ := d.with(context.Background(), time.Now())
 	select {
 	case <-ctx.Done():

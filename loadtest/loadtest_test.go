@@ -189,13 +189,17 @@ func TestOpenLoopNoCoordinatedOmission(t *testing.T) {
 		}
 	}}
 	url := serve(t, f)
-	rep, err := Run(context.Background(), Config{Targets: []string{url}, Mode: "open", Rate: 1000, Duration: time.Second, MaxInFlight: 500})
+	// Room for every request of the run (1000 due) in flight at once: on a
+	// loaded machine (-race, 2 cores) the backlog after the stall can pass
+	// any smaller bound, and a drop is then correct behaviour, not a bug.
+	// With this bound a drop can only be the generator's fault.
+	rep, err := Run(context.Background(), Config{Targets: []string{url}, Mode: "open", Rate: 1000, Duration: time.Second, MaxInFlight: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + rep.Text())
 	if rep.Dropped != 0 {
-		t.Errorf("dropped %d with room for 500 in flight", rep.Dropped)
+		t.Errorf("dropped %d with room for every request in flight", rep.Dropped)
 	}
 	if rep.Latency.Max < stall || rep.Latency.P999 < stall*9/10 {
 		t.Errorf("max %v p99.9 %v, want ≥ the %v stall", rep.Latency.Max, rep.Latency.P999, stall)
