@@ -76,7 +76,8 @@ func (s *Server) guard(p permission) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		info(c).key = key.Name // the service's copy, not Fiber's buffer
+		ri := info(c)
+		ri.key, ri.role = key.Name, key.Role // the service's copies, not Fiber's buffer
 		c.SetUserContext(service.WithActor(ctx, key.Name))
 		if err := s.limit(c, key.Name); err != nil {
 			return err

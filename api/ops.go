@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"callfilter/filter"
 	"callfilter/service"
 )
 
@@ -32,8 +33,9 @@ const localRequest localKey = 100
 type requestInfo struct {
 	id       [requestIDLen]byte
 	idLen    uint8
-	key      string // the authenticated key's name, "" before
-	decision string // the decision id of a single check
+	key      string      // the authenticated key's name, "" before
+	role     filter.Role // the authenticated key's role
+	decision string      // the decision id of a single check
 }
 
 // info returns the request's requestInfo; a request that did not pass

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,7 @@ func (s *Server) scrubRoutes(v1 fiber.Router) {
 	s.jobs = jobs
 	v1.Post("/scrub", s.guard(permScrub), s.scrub)
 	v1.Post("/scrub/jobs", s.guard(permScrub), jobs.create)
+	v1.Get("/scrub/jobs", s.guard(permScrub), jobs.list)
 	v1.Get("/scrub/jobs/:id", s.guard(permScrub), jobs.get)
 	v1.Get("/scrub/jobs/:id/result", s.guard(permScrub), jobs.result)
 	v1.Delete("/scrub/jobs/:id", s.guard(permScrub), jobs.remove)
@@ -760,6 +762,38 @@ func (j *scrubJobs) view(m *jobMeta) jobView {
 		}
 	}
 	return v
+}
+
+// listScrubJobs is GET /v1/scrub/jobs: the jobs on record, newest first.
+// An admin's key sees every key's; any other key its own (a job's id is what
+// lets a key of the role read one it did not create).
+func (j *scrubJobs) list(c *fiber.Ctx) error {
+	if j.dir == "" {
+		return errNoJobs
+	}
+	ents, err := os.ReadDir(j.dir)
+	if err != nil {
+		return filter.Wrap(filter.EUnavailable, err, "the jobs cannot be read")
+	}
+	ri := info(c)
+	views := []jobView{}
+	for _, e := range ents {
+		if !e.IsDir() || !validJobID(e.Name()) {
+			continue
+		}
+		m, err := j.load(e.Name())
+		if err != nil {
+			continue // being stored or deleted
+		}
+		if ri.role != filter.RoleAdmin && m.CreatedBy != ri.key {
+			continue
+		}
+		views = append(views, j.view(m))
+	}
+	slices.SortFunc(views, func(a, b jobView) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return c.JSON(struct {
+		Jobs []jobView `json:"jobs"`
+	}{views})
 }
 
 // scrubJob is GET /v1/scrub/jobs/{id}: state, progress and counts so far.

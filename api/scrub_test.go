@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,30 @@ func TestScrubJobs(t *testing.T) {
 	out, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(string(out), "Bob;2125550199;NYC;+12125550199;allow;;fixed_or_mobile") {
 		t.Errorf("result:\n%s", out)
+	}
+	// The list shows an admin every key's jobs, another key its own.
+	list := func(role filter.Role) []string {
+		t.Helper()
+		res := e.do(t, role, "GET", "/v1/scrub/jobs", "")
+		var page struct{ Jobs []struct{ ID, State string } }
+		if res.status != 200 || json.Unmarshal(res.body, &page) != nil {
+			t.Fatalf("GET /v1/scrub/jobs as %s: %d %s", role, res.status, res.body)
+		}
+		var ids []string
+		for _, j := range page.Jobs {
+			ids = append(ids, j.ID+" "+j.State)
+		}
+		return ids
+	}
+	mine := postJob(t, e, in) // the scrubber's own
+	for deadline := time.Now().Add(10 * time.Second); jobState(t, e, mine) != "done" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got, want := list(filter.RoleAdmin), []string{mine + " done", job.ID + " done"}; !slices.Equal(got, want) {
+		t.Errorf("the admin's list: %v, want every job, newest first: %v", got, want)
+	}
+	if got, want := list(filter.RoleScrubber), []string{mine + " done"}; !slices.Equal(got, want) {
+		t.Errorf("the scrubber's list: %v, want its own job only: %v", got, want)
 	}
 	// A job queued twice (the start's scan and create can both queue it)
 	// runs once: a second run leaves the done job as it was.
