@@ -1,6 +1,18 @@
 package service
 
-import "callfilter/filter"
+import (
+	"time"
+
+	"callfilter/filter"
+)
+
+// SetFirstSweepAfter sets how soon after its start Sweep first runs, until
+// the test ends.
+func SetFirstSweepAfter(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := firstSweepAfter
+	firstSweepAfter = d
+	t.Cleanup(func() { firstSweepAfter = old })
+}
 
 // ReplayAudited decides the audited check e again under rs from what its
 // entry kept, as PreviewRules does; false for an entry that cannot be

@@ -20,10 +20,23 @@ const DefaultSweepInterval = time.Hour
 // force (PruneAttempts). A sweep changes no decision; it keeps the store
 // and the lists' counts from growing with records that only ever expire.
 // Instances sharing a store may all sweep: what another instance swept
-// first is not there to remove. Run it in a goroutine the caller owns.
+// first is not there to remove. The first sweep runs a minute after the
+// start (sooner for a shorter interval), so that a service restarted more
+// often than every interval still sweeps. Run it in a goroutine the caller
+// owns.
 func (s *Service) Sweep(ctx context.Context, every time.Duration, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(min(every, firstSweepAfter)):
+	}
+	s.sweep(ctx, log)
 	runEvery(ctx, every, func() { s.sweep(ctx, log) })
 }
+
+// firstSweepAfter is how long after the start the first sweep runs at the
+// latest: late enough that the lists are loaded. A variable for tests.
+var firstSweepAfter = time.Minute
 
 // SweepActor is the audit trail's actor of the sweep's removals.
 const SweepActor = "sweep"

@@ -95,3 +95,28 @@ func TestSweep(t *testing.T) {
 		t.Fatalf("audit entries of the sweep: %+v, want one list.sweep of litigator removing 1", sweeps)
 	}
 }
+
+// TestFirstSweepSoonAfterStart: the first sweep does not wait for the
+// interval, so that a service restarted more often than it still sweeps.
+func TestFirstSweepSoonAfterStart(t *testing.T) {
+	service.SetFirstSweepAfter(t, 10*time.Millisecond)
+	e := newAuditedEnv(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := e.st.AddToListUntil(ctx, "litigator", []uint64{12125550134}, e.svc.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	go e.svc.Sweep(ctx, time.Hour, slog.New(slog.DiscardHandler))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var n int
+		if err := e.st.ScanList(context.Background(), "litigator", func(uint64) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no sweep within 10s of the start with an interval of an hour")
+		}
+	}
+}
