@@ -572,7 +572,10 @@ func (r AuditRecord) Decode() (AuditEntry, error) {
 		return AuditEntry{}, Errorf(EInvalid, "", "audit record: unknown flags")
 	}
 	if flags&flagSubject != 0 {
-		e.Subject, _ = r.Subject()
+		if e.Subject, _ = r.Subject(); e.Subject == (Subject{}) {
+			// AppendAuditRecord writes no zero subject: the flag says none.
+			return AuditEntry{}, Errorf(EInvalid, "", "audit record: zero subject")
+		}
 		d.b = d.b[32:]
 	}
 	e.Kind, e.ID, e.Actor, e.Last4 = AuditKind(d.str()), d.str(), d.str(), d.str()
