@@ -796,12 +796,17 @@ func (j *scrubJobs) list(c *fiber.Ctx) error {
 	}{views})
 }
 
+// loadParam loads the job the request's path names.
+func (j *scrubJobs) loadParam(c *fiber.Ctx) (*jobMeta, error) {
+	if j.dir == "" {
+		return nil, errNoJobs
+	}
+	return j.load(c.Params("id"))
+}
+
 // scrubJob is GET /v1/scrub/jobs/{id}: state, progress and counts so far.
 func (j *scrubJobs) get(c *fiber.Ctx) error {
-	if j.dir == "" {
-		return errNoJobs
-	}
-	m, err := j.load(c.Params("id"))
+	m, err := j.loadParam(c)
 	if err != nil {
 		return err
 	}
@@ -811,10 +816,7 @@ func (j *scrubJobs) get(c *fiber.Ctx) error {
 // removeScrubJob is DELETE /v1/scrub/jobs/{id}: the job and its files go
 // now; a running job is stopped first, a queued one never runs.
 func (j *scrubJobs) remove(c *fiber.Ctx) error {
-	if j.dir == "" {
-		return errNoJobs
-	}
-	m, err := j.load(c.Params("id"))
+	m, err := j.loadParam(c)
 	if err != nil {
 		return err
 	}
@@ -843,10 +845,7 @@ func (j *scrubJobs) remove(c *fiber.Ctx) error {
 
 // scrubJobResult is GET /v1/scrub/jobs/{id}/result: the output of a done job.
 func (j *scrubJobs) result(c *fiber.Ctx) error {
-	if j.dir == "" {
-		return errNoJobs
-	}
-	m, err := j.load(c.Params("id"))
+	m, err := j.loadParam(c)
 	if err != nil {
 		return err
 	}
